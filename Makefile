@@ -1,0 +1,47 @@
+# The newcomer's commands: `make run` starts the portal, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+VENDOR := static/vendor/htmx.min.js
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install run test test-fast lint format bench clean
+
+install: $(STAMP) $(VENDOR)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+
+$(VENDOR): node_modules/.package-lock.json
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+run: install
+	$(BIN)/flask --app wsgi portal init-db
+	$(BIN)/flask --app wsgi portal demo --if-empty
+	FLASK_DEBUG=1 $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT) --with-threads
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check portal tests wsgi.py
+	$(BIN)/ruff format --check portal tests wsgi.py
+
+format: install
+	$(BIN)/ruff format portal tests wsgi.py
+	$(BIN)/ruff check --fix portal tests wsgi.py
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor instance

@@ -1,0 +1,214 @@
+"""Virtual Meetings Portal: create_app() is the only place wiring happens."""
+
+import logging
+import os
+import sys
+
+from flask import Flask, g, render_template, request
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from htmx_flask import Htmx
+from peewee import OperationalError
+
+from . import db as dbmod
+from .config import Config, ConfigError, apply_development_defaults, check_production
+from .logging_setup import configure_logging
+from .models import ROLE_LABELS, User
+from .security import refuse_cross_site, set_security_headers
+from .sessions import DatabaseSessionInterface
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+htmx = Htmx()
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(config=None):
+    """Build the portal: config, database, security, blueprints, CLI."""
+    app = Flask(
+        __name__,
+        instance_path=os.path.join(PROJECT_ROOT, "instance"),
+        template_folder=os.path.join(PROJECT_ROOT, "templates"),
+        static_folder=os.path.join(PROJECT_ROOT, "static"),
+    )
+    config = dict(config or {})
+    app.config.update(Config.from_env())
+    app.config.update(config)
+    production = not app.debug and not app.config.get("TESTING")
+    if not production:
+        apply_development_defaults(app, keep=config)
+    if app.config.get("ZOOM_SIMULATOR") is None:
+        app.config["ZOOM_SIMULATOR"] = not app.config.get("ZOOM_CLIENT_ID")
+    if app.config.get("ZOOM_CLIENT_ID"):
+        app.config["ZOOM_SIMULATOR"] = False  # never mount the fake next to real Zoom
+    _development_secrets(app, production)
+    if production:
+        try:
+            check_production(app.config)
+        except ConfigError as exc:
+            if not _management_command():
+                raise
+            # Commands such as init-db serve no requests and need no secret.
+            logging.getLogger("portal").warning("%s (ignored for this command)", exc)
+
+    configure_logging(app)
+    _init_database(app, production)
+
+    app.session_interface = DatabaseSessionInterface()
+    csrf.init_app(app)
+    htmx.init_app(app)
+    _init_login(app)
+
+    app.before_request(refuse_cross_site)
+    app.after_request(set_security_headers)
+    _register_blueprints(app)
+    _register_errors(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    app.jinja_env.globals["ROLE_LABELS"] = ROLE_LABELS
+    return app
+
+
+def _management_command():
+    """True when loaded by `flask <command>` for anything but `flask run`."""
+    argv = sys.argv
+    return os.path.basename(argv[0] or "") == "flask" and "run" not in argv[1:]
+
+
+def _development_secrets(app, production):
+    """Outside production, fill SECRET_KEY / TOKEN_ENCRYPTION_KEYS from the instance folder."""
+    if production:
+        return
+    if not app.config.get("TOKEN_ENCRYPTION_KEYS"):
+        from cryptography.fernet import Fernet
+
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "dev-token-key")
+        if not os.path.exists(path):
+            with open(path, "w") as fh:
+                fh.write(Fernet.generate_key().decode())
+            os.chmod(path, 0o600)
+        with open(path) as fh:
+            app.config["TOKEN_ENCRYPTION_KEYS"] = fh.read().strip()
+
+
+def _init_database(app, production):
+    url = app.config.get("DATABASE_URL")
+    if not url:
+        url = "sqlite:///" + os.path.join(app.instance_path, "portal.db")
+        app.config["DATABASE_URL"] = url
+    try:
+        database = dbmod.make_database(url)
+    except dbmod.DatabaseConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    dbmod.database.initialize(database)
+    if dbmod.is_sqlite() and dbmod.sqlite_runtime_version() < app.config["SQLITE_MIN_VERSION"]:
+        raise ConfigError(
+            "SQLite is older than 3.51.3 (WAL-reset bug): reinstall with `make install`."
+        )
+
+    @app.before_request
+    def _connect():
+        dbmod.database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not dbmod.database.is_closed():
+            dbmod.database.close()
+
+
+def _init_login(app):
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id):
+        from flask import session
+
+        try:
+            user = User.get_or_none(User.id == int(user_id))
+        except (TypeError, ValueError):
+            return None
+        if user is None or not user.active:
+            return None
+        if session.get("session_version") != user.session_version:
+            return None
+        return user
+
+
+def _register_blueprints(app):
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
+    from .main import bp as main_bp
+    from .tutor import bp as tutor_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(tutor_bp, url_prefix="/tutor")
+    if app.config["ZOOM_SIMULATOR"]:
+        try:
+            from .zoom.simulator import register_simulator
+        except ImportError:  # pragma: no cover - simulator lands with the Zoom issue
+            register_simulator = None
+        if register_simulator is not None:
+            register_simulator(app, csrf)
+
+
+def _register_errors(app):
+    log = logging.getLogger("portal.errors")
+
+    def render_error(status, title, message):
+        template = "errors/partial.html" if request.htmx else "errors/page.html"
+        return render_template(template, status=status, title=title, message=message), status
+
+    @app.errorhandler(400)
+    def bad_request(exc):
+        return render_error(400, "Bad request", "The request could not be understood. Go back and try again.")
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return render_error(
+            400,
+            "Your session expired",
+            "This page was open too long or the form was sent from elsewhere. Reload the page and try again.",
+        )
+
+    @app.errorhandler(403)
+    def forbidden(exc):
+        return render_error(403, "Not allowed", "Your account cannot open this page. Go back to your home page.")
+
+    @app.errorhandler(404)
+    def not_found(exc):
+        return render_error(404, "Not found", "There is nothing here. Check the address or go back to your home page.")
+
+    @app.errorhandler(405)
+    def not_allowed(exc):
+        return render_error(405, "Not allowed", "That action cannot be done this way. Go back and use the page's buttons.")
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        return render_error(413, "Too much data", "What you sent is too large. Shorten it and try again.")
+
+    @app.errorhandler(429)
+    def throttled(exc):
+        return render_error(429, "Too many attempts", "Wait a minute, then try again.")
+
+    @app.errorhandler(OperationalError)
+    def db_busy(exc):
+        log.warning("database busy on %s %s", request.method, request.path)
+        response = render_error(503, "Busy", "The portal is busy right now. Try again in a few seconds.")
+        return response[0], 503, {"Retry-After": "2"}
+
+    @app.errorhandler(500)
+    def server_error(exc):
+        return render_error(500, "Something went wrong", "The problem has been logged. Try again in a moment.")
+
+    @app.context_processor
+    def inject_globals():
+        return {"simulator_enabled": app.config.get("ZOOM_SIMULATOR"), "g": g}

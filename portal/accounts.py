@@ -1,0 +1,223 @@
+"""Account and center services: used by the admin pages, the login view and the CLI."""
+
+import datetime
+
+from peewee import IntegrityError
+
+from . import audit
+from .auth.passwords import (
+    burn_time,
+    hash_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
+from .db import database, write_tx
+from .models import Center, LoginAttempt, Membership, User, utcnow
+from .validation import (
+    ValidationError,
+    clean_email,
+    clean_hhmm,
+    clean_role,
+    clean_text,
+    clean_timezone,
+    clean_url,
+)
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins for this account or address; try again later."""
+
+
+# --- centers -----------------------------------------------------------------
+
+
+def create_center(name, timezone="America/New_York", actor=None):
+    """Create a center; ValidationError on a bad name, duplicate or time zone."""
+    name = clean_text(name, "name", "Center name")
+    timezone = clean_timezone(timezone)
+    if Center.select().where(Center.name == name).exists():
+        raise ValidationError(f"A center named {name!r} already exists.", "name")
+    with write_tx():
+        center = Center.create(name=name, timezone=timezone)
+        audit.record(actor, "center.create", center=center, target=center, after={"name": name})
+    return center
+
+
+def center_by_name(name):
+    """The center with this exact name, or ValidationError."""
+    center = Center.get_or_none(Center.name == (name or "").strip())
+    if center is None:
+        raise ValidationError(f"No center is named {name!r}.", "center")
+    return center
+
+
+SETTINGS_FIELDS = (
+    "virtual_meetings_enabled",
+    "waiting_room_default",
+    "allow_connect_links",
+    "opens_at",
+    "closes_at",
+    "waiting_room_limit_minutes",
+)
+
+
+def center_settings(center):
+    """The audited settings of a center as a plain dict."""
+    return {field: getattr(center, field) for field in SETTINGS_FIELDS}
+
+
+def update_center_settings(center, actor, **changes):
+    """Validate and apply setting changes; audit the before/after. Returns the changed keys."""
+    clean = {}
+    for key, value in changes.items():
+        if key not in SETTINGS_FIELDS:
+            raise ValidationError(f"Unknown setting {key!r}.", key)
+        if key in ("virtual_meetings_enabled", "waiting_room_default", "allow_connect_links"):
+            clean[key] = bool(value)
+        elif key == "opens_at":
+            clean[key] = clean_hhmm(value, key, "Opening time")
+        elif key == "closes_at":
+            clean[key] = clean_hhmm(value, key, "Closing time")
+        elif key == "waiting_room_limit_minutes":
+            try:
+                minutes = int(str(value).strip())
+            except ValueError:
+                raise ValidationError("Waiting-room limit must be a whole number of minutes.", key) from None
+            if not 1 <= minutes <= 120:
+                raise ValidationError("Waiting-room limit must be between 1 and 120 minutes.", key)
+            clean[key] = minutes
+    opens = clean.get("opens_at", center.opens_at)
+    closes = clean.get("closes_at", center.closes_at)
+    if opens >= closes:
+        raise ValidationError("The closing time must be after the opening time.", "closes_at")
+    with write_tx():
+        fresh = Center.get_by_id(center.id)
+        before = {k: getattr(fresh, k) for k in clean}
+        changed = {k: v for k, v in clean.items() if before[k] != v}
+        if changed:
+            Center.update(**changed).where(Center.id == center.id).execute()
+            audit.record(
+                actor,
+                "center.settings",
+                center=center,
+                target=center,
+                before={k: before[k] for k in changed},
+                after=changed,
+            )
+    for key, value in clean.items():
+        setattr(center, key, value)
+    return list(changed)
+
+
+# --- users -------------------------------------------------------------------
+
+
+def create_user(email, name, role, password, centers=(), actor=None, connect_link=None):
+    """Create a user with memberships; ValidationError on any bad field."""
+    email = clean_email(email)
+    name = clean_text(name, "name", "Name")
+    role = clean_role(role)
+    problem = password_problem(password)
+    if problem:
+        raise ValidationError(problem, "password")
+    connect_link = clean_url(connect_link)
+    if User.select().where(User.email == email).exists():
+        raise ValidationError(f"A user with e-mail {email} already exists.", "email")
+    if role != "account_admin" and not centers:
+        raise ValidationError("Choose at least one center for this user.", "center")
+    password_hash = hash_password(password)
+    try:
+        with write_tx():
+            user = User.create(
+                email=email,
+                name=name,
+                role=role,
+                password_hash=password_hash,
+                connect_link=connect_link,
+            )
+            for center in centers:
+                Membership.create(user=user, center=center)
+            audit.record(
+                actor,
+                "user.create",
+                center=centers[0] if centers else None,
+                target=user,
+                after={"email": email, "role": role, "centers": [c.name for c in centers]},
+            )
+    except IntegrityError:
+        raise ValidationError(f"A user with e-mail {email} already exists.", "email") from None
+    return user
+
+
+def set_connect_link(tutor, url, actor=None, center=None):
+    """Set or clear (empty url) a tutor's Connect Link; audited."""
+    if tutor.role != "tutor":
+        raise ValidationError("Only tutors have a Connect Link.", "connect_link")
+    url = clean_url(url)
+    with write_tx():
+        before = User.select(User.connect_link).where(User.id == tutor.id).scalar()
+        if before != url:
+            User.update(connect_link=url).where(User.id == tutor.id).execute()
+            audit.record(
+                actor,
+                "user.connect_link",
+                center=center,
+                target=tutor,
+                before={"connect_link": before},
+                after={"connect_link": url},
+            )
+    tutor.connect_link = url
+    return url
+
+
+# --- login -------------------------------------------------------------------
+
+
+def _throttled(email, ip, limits):
+    now = utcnow()
+    per_minute, per_hour = limits
+    minute = now - datetime.timedelta(minutes=1)
+    hour = now - datetime.timedelta(hours=1)
+    recent = LoginAttempt.select().where(LoginAttempt.created_at > minute)
+    if recent.where(LoginAttempt.email == email).count() >= per_minute:
+        return True
+    hourly = LoginAttempt.select().where(LoginAttempt.created_at > hour)
+    if hourly.where(LoginAttempt.email == email).count() >= per_hour:
+        return True
+    return hourly.where(LoginAttempt.ip == ip).count() >= per_hour * 3
+
+
+def authenticate(email, password, ip, limits=(5, 20)):
+    """Return the active user for these credentials, or None; LoginThrottled when limited.
+
+    Unknown e-mail and wrong password cost the same time and give the same answer.
+    """
+    email = (email or "").strip().lower()[:254]
+    ip = (ip or "?")[:64]
+    if _throttled(email, ip, limits):
+        raise LoginThrottled()
+    user = User.get_or_none(User.email == email)
+    if user is None or not user.active:
+        burn_time(password or "")
+        ok = False
+    else:
+        ok = verify_password(user.password_hash, password or "")
+    if not ok:
+        LoginAttempt.create(email=email, ip=ip)
+        return None
+    updates = {"last_login_at": utcnow()}
+    if needs_rehash(user.password_hash):
+        updates["password_hash"] = hash_password(password)
+    User.update(**updates).where(User.id == user.id).execute()
+    LoginAttempt.delete().where(LoginAttempt.email == email).execute()
+    return user
+
+
+def end_all_sessions(user):
+    """Invalidate every session of the user (bumps session_version)."""
+    from .sessions import end_user_sessions
+
+    with database.atomic():
+        User.update(session_version=User.session_version + 1).where(User.id == user.id).execute()
+        end_user_sessions(user)

@@ -1,0 +1,217 @@
+"""Center settings, the Virtual Meetings switch, user list and Connect Link editing.
+
+Every view loads its center through ``center_or_404`` (scoped to the admin's
+centers) and its user through ``member_or_404``: another center's object is a 404.
+"""
+
+from flask import abort, flash, redirect, request, url_for
+from flask_login import current_user
+from peewee import fn
+
+from .. import accounts, audit
+from ..auth.access import center_or_404, member_or_404, visible_centers
+from ..models import ROLES, Center, Membership, User
+from ..rendering import render, wants_partial
+from ..validation import ValidationError
+from . import bp
+
+ASSIGNABLE_ROLES = {
+    "center_admin": ("student", "tutor", "center_admin"),
+    "account_admin": ROLES,
+}
+
+
+def _checkbox(name):
+    return request.form.get(name) in {"1", "on", "true", "yes"}
+
+
+@bp.route("/centers")
+def centers():
+    """The centers this admin manages, with their Virtual Meetings state."""
+    tutor_counts = dict(
+        Membership.select(Membership.center, fn.COUNT(User.id))
+        .join(User)
+        .where(User.role == "tutor", User.active == True)  # noqa: E712
+        .group_by(Membership.center)
+        .tuples()
+    )
+    rows = [(c, tutor_counts.get(c.id, 0)) for c in visible_centers(current_user)]
+    return render("admin/centers.html", rows=rows)
+
+
+@bp.route("/centers/new", methods=["GET", "POST"])
+def new_center():
+    """Create a center (account administrators only)."""
+    if current_user.role != "account_admin":
+        abort(403)
+    form = {"name": "", "timezone": "America/New_York"}
+    if request.method == "POST":
+        form = {k: request.form.get(k, "") for k in form}
+        try:
+            center = accounts.create_center(form["name"], form["timezone"], actor=current_user)
+        except ValidationError as exc:
+            return render("admin/center_new.html", form=form, error=str(exc), status=400)
+        flash(f"Center {center.name} created.")
+        return redirect(url_for("admin.center_settings", center_id=center.id), 303)
+    return render("admin/center_new.html", form=form)
+
+
+def _settings_context(center, **extra):
+    return {"center": center, "history": audit.history(center), **extra}
+
+
+@bp.route("/centers/<int:center_id>")
+def center_settings(center_id):
+    """The settings page: Virtual Meetings switch, waiting room, hours, history."""
+    center = center_or_404(center_id)
+    return render("admin/center_settings.html", **_settings_context(center))
+
+
+@bp.route("/centers/<int:center_id>/virtual-meetings", methods=["POST"])
+def toggle_virtual_meetings(center_id):
+    """Switch Virtual Meetings on or off (htmx toggle or plain form)."""
+    center = center_or_404(center_id)
+    value = request.form.get("enabled")
+    if value not in {"0", "1"}:
+        return render(
+            "admin/center_settings.html",
+            "partials/vm_switch.html",
+            status=400,
+            **_settings_context(center, switch_error="Choose on or off."),
+        )
+    changed = accounts.update_center_settings(
+        center, current_user, virtual_meetings_enabled=value == "1"
+    )
+    if wants_partial():
+        response = render("partials/vm_switch.html", center=center, history=audit.history(center))
+        if changed:
+            response.headers["HX-Trigger"] = "settings-changed"
+        return response
+    state = "on" if center.virtual_meetings_enabled else "off"
+    flash(f"Virtual Meetings is {state} for {center.name}.")
+    return redirect(url_for("admin.center_settings", center_id=center.id), 303)
+
+
+@bp.route("/centers/<int:center_id>/settings", methods=["POST"])
+def save_settings(center_id):
+    """Save the waiting-room default, Connect Link policy and opening hours."""
+    center = center_or_404(center_id)
+    changes = {
+        "waiting_room_default": _checkbox("waiting_room_default"),
+        "allow_connect_links": _checkbox("allow_connect_links"),
+        "opens_at": request.form.get("opens_at", ""),
+        "closes_at": request.form.get("closes_at", ""),
+        "waiting_room_limit_minutes": request.form.get("waiting_room_limit_minutes", ""),
+    }
+    try:
+        accounts.update_center_settings(center, current_user, **changes)
+    except ValidationError as exc:
+        center = Center.get_by_id(center.id)  # show the stored values, unchanged
+        return render(
+            "admin/center_settings.html",
+            "partials/center_settings_form.html",
+            status=400,
+            **_settings_context(center, form_error=str(exc), form_values=changes),
+        )
+    if wants_partial():
+        response = render(
+            "partials/center_settings_form.html", saved=True, **_settings_context(center)
+        )
+        response.headers["HX-Trigger"] = "settings-changed"
+        return response
+    flash("Settings saved.")
+    return redirect(url_for("admin.center_settings", center_id=center.id), 303)
+
+
+@bp.route("/centers/<int:center_id>/history")
+def center_history(center_id):
+    """The audit history list (refreshed by htmx after each change)."""
+    center = center_or_404(center_id)
+    return render(
+        "admin/center_settings.html", "partials/audit_history.html", **_settings_context(center)
+    )
+
+
+@bp.route("/centers/<int:center_id>/users")
+def center_users(center_id):
+    """Everyone in the center, with each tutor's Connect Link."""
+    center = center_or_404(center_id)
+    return render(
+        "admin/center_users.html",
+        center=center,
+        users=center.members(),
+        roles=ASSIGNABLE_ROLES[current_user.role],
+        form={},
+    )
+
+
+@bp.route("/centers/<int:center_id>/users", methods=["POST"])
+def add_user(center_id):
+    """Add a user to this center; center admins cannot create account admins."""
+    center = center_or_404(center_id)
+    form = {k: request.form.get(k, "") for k in ("email", "name", "role", "password")}
+    allowed = ASSIGNABLE_ROLES[current_user.role]
+    try:
+        if form["role"] not in allowed:
+            raise ValidationError(f"Role must be one of: {', '.join(allowed)}.", "role")
+        user = accounts.create_user(
+            form["email"],
+            form["name"],
+            form["role"],
+            form["password"],
+            centers=[center],
+            actor=current_user,
+        )
+    except ValidationError as exc:
+        form["password"] = ""
+        return render(
+            "admin/center_users.html",
+            status=400,
+            center=center,
+            users=center.members(),
+            roles=allowed,
+            form=form,
+            add_error=str(exc),
+        )
+    flash(f"{user.name} added to {center.name}.")
+    return redirect(url_for("admin.center_users", center_id=center.id), 303)
+
+
+def _link_context(center, tutor, **extra):
+    return {"center": center, "tutor": tutor, **extra}
+
+
+@bp.route("/centers/<int:center_id>/users/<int:user_id>/connect-link")
+def edit_connect_link(center_id, user_id):
+    """The Connect Link editor for one tutor (inline with htmx, a page without)."""
+    center = center_or_404(center_id)
+    tutor = member_or_404(center, user_id)
+    if tutor.role != "tutor":
+        abort(404)
+    partial = "partials/connect_link_form.html"
+    if request.args.get("cancel"):
+        partial = "partials/connect_link_cell.html"
+    return render("admin/connect_link.html", partial, **_link_context(center, tutor))
+
+
+@bp.route("/centers/<int:center_id>/users/<int:user_id>/connect-link", methods=["POST"])
+def save_connect_link(center_id, user_id):
+    """Save or clear a tutor's Connect Link (http/https only, length-capped)."""
+    center = center_or_404(center_id)
+    tutor = member_or_404(center, user_id)
+    if tutor.role != "tutor":
+        abort(404)
+    value = request.form.get("connect_link", "")
+    try:
+        accounts.set_connect_link(tutor, value, actor=current_user, center=center)
+    except ValidationError as exc:
+        return render(
+            "admin/connect_link.html",
+            "partials/connect_link_form.html",
+            status=400,
+            **_link_context(center, tutor, error=str(exc), value=value[:600]),
+        )
+    if wants_partial():
+        return render("partials/connect_link_cell.html", **_link_context(center, tutor, saved=True))
+    flash(f"Connect Link for {tutor.name} saved.")
+    return redirect(url_for("admin.center_users", center_id=center.id), 303)

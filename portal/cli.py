@@ -1,0 +1,163 @@
+"""`flask --app wsgi portal …`: the command-line contract of DESIGN §8.
+
+Every command validates its input and exits non-zero with a one-line reason.
+"""
+
+import click
+from flask.cli import AppGroup
+
+from . import accounts, appointments, migrate
+from .db import database
+from .models import User
+from .validation import ValidationError
+
+portal_cli = AppGroup("portal", help="Virtual Meetings Portal administration.")
+
+DEMO_PASSWORD = "demo-password-1"
+DEMO_USERS = [
+    # email, name, role, centers
+    ("admin@demo.edu", "Alex Account-Admin", "account_admin", []),
+    ("math.admin@demo.edu", "Morgan Math-Admin", "center_admin", ["Math Center"]),
+    ("writing.admin@demo.edu", "Wren Writing-Admin", "center_admin", ["Writing Center"]),
+    ("tutor@demo.edu", "Taylor Tutor", "tutor", ["Math Center"]),
+    ("tutor2@demo.edu", "Jordan Tutor", "tutor", ["Math Center"]),
+    ("writing.tutor@demo.edu", "Riley Writing-Tutor", "tutor", ["Writing Center"]),
+    ("student@demo.edu", "Sam Student", "student", ["Math Center", "Writing Center"]),
+    ("student2@demo.edu", "Casey Student", "student", ["Math Center"]),
+]
+
+
+def fail(message):
+    """Print a one-line reason and exit with status 1."""
+    raise click.ClickException(message)
+
+
+def _run(fn, *args, **kwargs):
+    try:
+        with database.connection_context():
+            return fn(*args, **kwargs)
+    except ValidationError as exc:
+        fail(str(exc))
+
+
+@portal_cli.command("init-db")
+def init_db():
+    """Create or upgrade the schema (never drops data)."""
+    with database.connection_context():
+        applied = migrate.upgrade()
+    click.echo(f"Database ready ({len(applied)} migration(s) applied).")
+
+
+def load_demo():
+    """Create the sample institution; returns the users created."""
+    math = accounts.create_center("Math Center", "America/New_York")
+    accounts.update_center_settings(math, None, virtual_meetings_enabled=True)
+    accounts.create_center("Writing Center", "America/Chicago")
+    created = []
+    for email, name, role, center_names in DEMO_USERS:
+        centers = [accounts.center_by_name(n) for n in center_names]
+        created.append(accounts.create_user(email, name, role, DEMO_PASSWORD, centers=centers))
+    tutor2 = User.by_email("tutor2@demo.edu")
+    # A stale personal-room link, the classic misconfiguration the portal detects.
+    accounts.set_connect_link(tutor2, "https://zoom.us/j/5551234567")
+    return created
+
+
+@portal_cli.command("demo")
+@click.option("--if-empty", is_flag=True, help="Only load when the database has no users.")
+def demo(if_empty):
+    """Load the sample institution and print the demo logins."""
+    with database.connection_context():
+        if User.select().exists():
+            if if_empty:
+                _print_logins()
+                return
+            fail("The database already has users; run demo on an empty database.")
+        _run(load_demo)
+    click.echo("Demo institution loaded: Math Center (Virtual Meetings on), Writing Center.")
+    _print_logins()
+
+
+def _print_logins():
+    click.echo("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+    for email, _name, role, centers in DEMO_USERS:
+        where = ", ".join(centers) or "all centers"
+        click.echo(f"  {email:<26} {role:<14} {where}")
+
+
+@portal_cli.command("create-center")
+@click.argument("name")
+@click.option("--timezone", default="America/New_York", show_default=True)
+def create_center(name, timezone):
+    """Create a center."""
+    center = _run(accounts.create_center, name, timezone)
+    click.echo(f"Created center {center.name} ({center.timezone}).")
+
+
+@portal_cli.command("create-user")
+@click.argument("email")
+@click.option("--name", required=True)
+@click.option("--role", required=True, help="student, tutor, center_admin or account_admin")
+@click.option("--password", required=True)
+@click.option("--center", "center_names", multiple=True, help="Center name (repeatable).")
+def create_user(email, name, role, password, center_names):
+    """Create a user and add them to centers."""
+
+    def go():
+        centers = [accounts.center_by_name(n) for n in center_names]
+        return accounts.create_user(email, name, role, password, centers=centers)
+
+    user = _run(go)
+    click.echo(f"Created {user.role} {user.email}.")
+
+
+@portal_cli.command("enable-virtual-meetings")
+@click.argument("center_name")
+def enable_virtual_meetings(center_name):
+    """Switch Virtual Meetings on for a center."""
+
+    def go():
+        center = accounts.center_by_name(center_name)
+        accounts.update_center_settings(center, None, virtual_meetings_enabled=True)
+        return center
+
+    center = _run(go)
+    click.echo(f"Virtual Meetings enabled for {center.name}.")
+
+
+@portal_cli.command("set-connect-link")
+@click.argument("email")
+@click.argument("url")
+def set_connect_link(email, url):
+    """Set a tutor's Connect Link (an empty string clears it)."""
+
+    def go():
+        tutor = appointments.user_or_error(email, "tutor")
+        return accounts.set_connect_link(tutor, url)
+
+    value = _run(go)
+    click.echo(f"Connect Link for {email}: {value or '(cleared)'}")
+
+
+@portal_cli.command("book")
+@click.argument("student_email")
+@click.argument("tutor_email")
+@click.option("--kind", default="online", show_default=True)
+@click.option("--at", "at", required=True, help="Start, ISO format; naive = center time.")
+@click.option("--minutes", default=30, show_default=True, type=int)
+@click.option("--center", "center_name", default=None)
+def book(student_email, tutor_email, kind, at, minutes, center_name):
+    """Book an appointment for a student with a tutor."""
+
+    def go():
+        student = appointments.user_or_error(student_email, "student")
+        tutor = appointments.user_or_error(tutor_email, "tutor")
+        return appointments.book(student, tutor, kind, at, minutes, center_name)
+
+    appt = _run(go)
+    click.echo(f"Booked appointment {appt.id}: {kind} at {appt.start_at.isoformat()}Z.")
+
+
+def register_cli(app):
+    """Attach the portal command group to the app."""
+    app.cli.add_command(portal_cli)

@@ -1,0 +1,112 @@
+"""Settings from the environment, with safe defaults, checked at start (DESIGN §8)."""
+
+import os
+from datetime import timedelta
+
+DEV_SECRET_KEY = "dev-only-insecure-secret-key"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the message names it."""
+
+
+def _flag(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Defaults; every value can come from the environment of the same name."""
+
+    SECRET_KEY = DEV_SECRET_KEY
+    DATABASE_URL = None  # sqlite in the instance folder when unset
+    ZOOM_CLIENT_ID = ""
+    ZOOM_CLIENT_SECRET = ""
+    ZOOM_REDIRECT_URI = ""
+    ZOOM_OAUTH_BASE_URL = "https://zoom.us"
+    ZOOM_API_BASE_URL = "https://api.zoom.us/v2"
+    ZOOM_WEBHOOK_SECRET_TOKEN = ""
+    TOKEN_ENCRYPTION_KEYS = ""
+    HUEY_REDIS_URL = ""
+    # Mount the built-in Zoom simulator (only ever when no real client id is set).
+    ZOOM_SIMULATOR = None
+
+    # Sessions live server-side (portal.sessions); the cookie only names them.
+    SESSION_COOKIE_NAME = "__Host-session"
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_IDLE_TIMEOUT = timedelta(hours=2)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    REMEMBER_COOKIE_NAME = "__Host-remember"
+    REMEMBER_COOKIE_SECURE = True
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PREFERRED_URL_SCHEME = "https"
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the server-side session
+    WTF_CSRF_SSL_STRICT = True
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 64 * 1024
+
+    LOGIN_ATTEMPTS_PER_MINUTE = 5
+    LOGIN_ATTEMPTS_PER_HOUR = 20
+    # SQLite older than 3.51.3 has the WAL-reset bug; cysqlite bundles a newer one.
+    SQLITE_MIN_VERSION = (3, 51, 3)
+
+    @classmethod
+    def from_env(cls):
+        """Return a dict of settings: class defaults overridden by the environment."""
+        settings = {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
+        for key in (
+            "SECRET_KEY",
+            "DATABASE_URL",
+            "ZOOM_CLIENT_ID",
+            "ZOOM_CLIENT_SECRET",
+            "ZOOM_REDIRECT_URI",
+            "ZOOM_OAUTH_BASE_URL",
+            "ZOOM_API_BASE_URL",
+            "ZOOM_WEBHOOK_SECRET_TOKEN",
+            "TOKEN_ENCRYPTION_KEYS",
+            "HUEY_REDIS_URL",
+        ):
+            if os.environ.get(key):
+                settings[key] = os.environ[key]
+        if os.environ.get("SESSION_COOKIE_SECURE") is not None:
+            settings["SESSION_COOKIE_SECURE"] = _flag("SESSION_COOKIE_SECURE")
+        return settings
+
+
+DEVELOPMENT_DEFAULTS = {
+    "SESSION_COOKIE_NAME": "vmp_session",
+    "SESSION_COOKIE_SECURE": False,
+    "REMEMBER_COOKIE_NAME": "vmp_remember",
+    "REMEMBER_COOKIE_SECURE": False,
+    "PREFERRED_URL_SCHEME": "http",
+    "WTF_CSRF_SSL_STRICT": False,
+}
+
+
+def apply_development_defaults(app, keep=()):
+    """Relax what only a real deployment needs (plain-http cookies on localhost)."""
+    app.config.update({k: v for k, v in DEVELOPMENT_DEFAULTS.items() if k not in keep})
+
+
+def check_production(config):
+    """Refuse to start a production app with a missing or unsafe setting."""
+    if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY:
+        raise ConfigError("SECRET_KEY is missing: set it to a long random value.")
+    if len(config["SECRET_KEY"]) < 32:
+        raise ConfigError("SECRET_KEY is too short: use at least 32 random characters.")
+    if not config.get("TOKEN_ENCRYPTION_KEYS"):
+        raise ConfigError(
+            "TOKEN_ENCRYPTION_KEYS is missing: set one or more comma-separated Fernet keys."
+        )
+    if config.get("ZOOM_CLIENT_ID"):
+        for key in ("ZOOM_CLIENT_SECRET", "ZOOM_REDIRECT_URI", "ZOOM_WEBHOOK_SECRET_TOKEN"):
+            if not config.get(key):
+                raise ConfigError(f"{key} is missing: it is needed when ZOOM_CLIENT_ID is set.")
+    if not config.get("SESSION_COOKIE_SECURE"):
+        raise ConfigError("SESSION_COOKIE_SECURE is off: production cookies must be Secure.")

@@ -1,0 +1,90 @@
+"""The peewee database: one proxy, initialized by the factory from DATABASE_URL.
+
+SQLite (the default) runs through cysqlite, which bundles SQLite >= 3.51.3 and
+so avoids the WAL-reset corruption bug of older builds (RELIABILITY §4.1).
+Every connection gets WAL, foreign keys, a 5 s busy timeout and synchronous=FULL.
+Transactions that read before they write use ``write_tx()`` (BEGIN IMMEDIATE on
+SQLite), so two workers never deadlock on a read-to-write upgrade.
+"""
+
+import os
+import random
+import time
+from urllib.parse import unquote, urlparse
+
+from peewee import DatabaseProxy, OperationalError, PostgresqlDatabase
+from playhouse.cysqlite_ext import CySqliteDatabase
+
+database = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 5000,
+    "synchronous": "full",
+}
+
+
+class DatabaseConfigError(RuntimeError):
+    """DATABASE_URL cannot be used."""
+
+
+def make_database(url):
+    """Build (not connect) a peewee database for a sqlite:/// or postgresql:// URL."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else ""
+        if not path:
+            raise DatabaseConfigError("DATABASE_URL must look like sqlite:///path/to/portal.db")
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        return CySqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=5)
+    if parsed.scheme in {"postgres", "postgresql"}:
+        return PostgresqlDatabase(
+            (parsed.path or "/").lstrip("/") or "postgres",
+            user=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            host=parsed.hostname or None,
+            port=parsed.port or None,
+        )
+    raise DatabaseConfigError(f"DATABASE_URL scheme {parsed.scheme!r} is not supported.")
+
+
+def is_sqlite():
+    """True when the configured database is SQLite."""
+    return isinstance(database.obj, CySqliteDatabase)
+
+
+def write_tx():
+    """A transaction that may write after reading: BEGIN IMMEDIATE on SQLite."""
+    if is_sqlite():
+        return database.atomic("IMMEDIATE")
+    return database.atomic()
+
+
+def retry_locked(fn, attempts=3):
+    """Run fn(); on SQLite 'database is locked' wait with jitter and try again."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+    return None
+
+
+def sqlite_runtime_version():
+    """The SQLite library version the portal's connections use, as a tuple."""
+    return tuple(CySqliteDatabase.server_version[:3])
+
+
+def check_sqlite_settings():
+    """Return the pragmas of the live connection, for the startup check."""
+    db = database.obj
+    return {
+        "journal_mode": db.execute_sql("PRAGMA journal_mode").fetchone()[0],
+        "foreign_keys": db.execute_sql("PRAGMA foreign_keys").fetchone()[0],
+        "busy_timeout": db.execute_sql("PRAGMA busy_timeout").fetchone()[0],
+        "synchronous": db.execute_sql("PRAGMA synchronous").fetchone()[0],
+    }

@@ -1,0 +1,128 @@
+"""Server-side sessions: the cookie carries a random id, the data lives in the database.
+
+Why not Flask's signed-cookie session: a copied cookie would keep working after
+logout until it expires (RELIABILITY §3.1), and the OAuth state and PKCE
+verifier must be stored server-side (§1.1). Here logout deletes the row, login
+issues a fresh id (fixation), and idle/absolute lifetimes are enforced on read.
+The row's ``last_seen`` is written at most once per ``TOUCH_INTERVAL``, never on
+every request.
+"""
+
+import datetime
+import hashlib
+import secrets
+
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+from .db import retry_locked
+from .models import WebSession, utcnow
+
+TOUCH_INTERVAL = datetime.timedelta(minutes=5)
+
+
+def _hash(sid):
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    """A dict that remembers whether it changed and can take a new id."""
+
+    def __init__(self, initial=None, sid=None, row=None):
+        def on_update(self):
+            self.modified = True
+
+        super().__init__(initial, on_update)
+        self.sid = sid
+        self.row = row
+        self.modified = False
+        self.stale_sids = []
+
+    def regenerate(self):
+        """Issue a new id and drop the old one (call on login and privilege change)."""
+        if self.sid:
+            self.stale_sids.append(self.sid)
+        self.sid = None
+        self.row = None
+        self.modified = True
+
+
+class DatabaseSessionInterface(SessionInterface):
+    """Store sessions in the ``web_session`` table."""
+
+    def open_session(self, app, request):
+        sid = request.cookies.get(self.get_cookie_name(app))
+        if not sid or len(sid) > 100:
+            return ServerSession()
+        row = WebSession.get_or_none(WebSession.sid_hash == _hash(sid))
+        now = utcnow()
+        if row is None or row.expires_at <= now or now - row.last_seen > app.config[
+            "SESSION_IDLE_TIMEOUT"
+        ]:
+            return ServerSession()
+        return ServerSession(row.data or {}, sid=sid, row=row)
+
+    def save_session(self, app, session, response):
+        name = self.get_cookie_name(app)
+        domain = self.get_cookie_domain(app)
+        path = self.get_cookie_path(app)
+        for stale in session.stale_sids:
+            WebSession.delete().where(WebSession.sid_hash == _hash(stale)).execute()
+        session.stale_sids = []
+
+        if not session:
+            if session.row is not None:
+                WebSession.delete().where(WebSession.sid_hash == session.row.sid_hash).execute()
+                session.row = None
+            if session.modified or session.sid:
+                response.delete_cookie(name, domain=domain, path=path)
+            return
+
+        now = utcnow()
+        if session.sid is None or session.row is None:
+            session.sid = secrets.token_urlsafe(32)
+            expires = now + app.permanent_session_lifetime
+            user_id = session.get("_user_id")
+            retry_locked(
+                lambda: WebSession.insert(
+                    sid_hash=_hash(session.sid),
+                    user=int(user_id) if user_id else None,
+                    data=dict(session),
+                    created_at=now,
+                    last_seen=now,
+                    expires_at=expires,
+                ).execute()
+            )
+            session.row = WebSession(sid_hash=_hash(session.sid), expires_at=expires)
+        elif session.modified:
+            user_id = session.get("_user_id")
+            WebSession.update(
+                data=dict(session), last_seen=now, user=int(user_id) if user_id else None
+            ).where(WebSession.sid_hash == session.row.sid_hash).execute()
+        elif now - session.row.last_seen > TOUCH_INTERVAL:
+            WebSession.update(last_seen=now).where(
+                WebSession.sid_hash == session.row.sid_hash
+            ).execute()
+        else:
+            return  # nothing changed: no write, no new cookie
+
+        response.set_cookie(
+            name,
+            session.sid,
+            expires=session.row.expires_at.replace(tzinfo=datetime.UTC),
+            httponly=self.get_cookie_httponly(app),
+            domain=domain,
+            path=path,
+            secure=self.get_cookie_secure(app),
+            samesite=self.get_cookie_samesite(app),
+        )
+
+
+def end_user_sessions(user):
+    """Delete every session of a user (logout everywhere, deactivation)."""
+    WebSession.delete().where(WebSession.user == user).execute()
+
+
+def purge_expired():
+    """Delete expired sessions; returns how many."""
+    return WebSession.delete().where(WebSession.expires_at <= utcnow()).execute()

@@ -11,6 +11,7 @@ from htmx_flask import Htmx
 from peewee import OperationalError
 
 from . import db as dbmod
+from .audit import action_label
 from .config import Config, ConfigError, apply_development_defaults, check_production
 from .logging_setup import configure_logging
 from .models import ROLE_LABELS, User
@@ -69,6 +70,7 @@ def create_app(config=None):
 
     register_cli(app)
     app.jinja_env.globals["ROLE_LABELS"] = ROLE_LABELS
+    app.jinja_env.filters["action_label"] = action_label
     return app
 
 
@@ -169,31 +171,46 @@ def _register_errors(app):
 
     @app.errorhandler(400)
     def bad_request(exc):
-        return render_error(400, "Bad request", "The request could not be understood. Go back and try again.")
+        return render_error(
+            400, "Bad request", "The request could not be understood. Go back and try again."
+        )
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
         return render_error(
             400,
             "Your session expired",
-            "This page was open too long or the form was sent from elsewhere. Reload the page and try again.",
+            "This page was open too long or the form came from elsewhere. "
+            "Reload the page and try again.",
         )
 
     @app.errorhandler(403)
     def forbidden(exc):
-        return render_error(403, "Not allowed", "Your account cannot open this page. Go back to your home page.")
+        return render_error(
+            403, "Not allowed", "Your account cannot open this page. Go back to your home page."
+        )
 
     @app.errorhandler(404)
     def not_found(exc):
-        return render_error(404, "Not found", "There is nothing here. Check the address or go back to your home page.")
+        return render_error(
+            404,
+            "Not found",
+            "There is nothing here. Check the address or go back to your home page.",
+        )
 
     @app.errorhandler(405)
     def not_allowed(exc):
-        return render_error(405, "Not allowed", "That action cannot be done this way. Go back and use the page's buttons.")
+        return render_error(
+            405,
+            "Not allowed",
+            "That action cannot be done this way. Go back and use the page's buttons.",
+        )
 
     @app.errorhandler(413)
     def too_large(exc):
-        return render_error(413, "Too much data", "What you sent is too large. Shorten it and try again.")
+        return render_error(
+            413, "Too much data", "What you sent is too large. Shorten it and try again."
+        )
 
     @app.errorhandler(429)
     def throttled(exc):
@@ -202,12 +219,16 @@ def _register_errors(app):
     @app.errorhandler(OperationalError)
     def db_busy(exc):
         log.warning("database busy on %s %s", request.method, request.path)
-        response = render_error(503, "Busy", "The portal is busy right now. Try again in a few seconds.")
+        response = render_error(
+            503, "Busy", "The portal is busy right now. Try again in a few seconds."
+        )
         return response[0], 503, {"Retry-After": "2"}
 
     @app.errorhandler(500)
     def server_error(exc):
-        return render_error(500, "Something went wrong", "The problem has been logged. Try again in a moment.")
+        return render_error(
+            500, "Something went wrong", "The problem has been logged. Try again in a moment."
+        )
 
     @app.context_processor
     def inject_globals():

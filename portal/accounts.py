@@ -83,7 +83,9 @@ def update_center_settings(center, actor, **changes):
             try:
                 minutes = int(str(value).strip())
             except ValueError:
-                raise ValidationError("Waiting-room limit must be a whole number of minutes.", key) from None
+                raise ValidationError(
+                    "Waiting-room limit must be a whole number of minutes.", key
+                ) from None
             if not 1 <= minutes <= 120:
                 raise ValidationError("Waiting-room limit must be between 1 and 120 minutes.", key)
             clean[key] = minutes

@@ -74,8 +74,12 @@ def book(student, tutor, kind, at, minutes=30, center_name=None, actor=None):
                 "appointment.book",
                 center=center,
                 target=appointment,
-                after={"student": student.email, "tutor": tutor.email, "kind": kind,
-                       "start_utc": start.isoformat()},
+                after={
+                    "student": student.email,
+                    "tutor": tutor.email,
+                    "kind": kind,
+                    "start_utc": start.isoformat(),
+                },
             )
     except IntegrityError:
         raise ValidationError(

@@ -1,6 +1,23 @@
 """The audit trail: who changed what, when, from what to what."""
 
-from .models import AuditEntry
+from peewee import JOIN
+
+from .models import AuditEntry, User
+
+ACTION_LABELS = {
+    "center.create": "created the center",
+    "center.settings": "changed settings",
+    "user.create": "added a user",
+    "user.connect_link": "changed a Connect Link",
+    "appointment.book": "booked an appointment",
+    "zoom.connect": "connected a Zoom account",
+    "zoom.disconnect": "disconnected a Zoom account",
+}
+
+
+def action_label(action):
+    """Plain words for an audit action."""
+    return ACTION_LABELS.get(action, action.replace(".", " ").replace("_", " "))
 
 
 def record(actor, action, *, center=None, target=None, before=None, after=None):
@@ -19,7 +36,8 @@ def record(actor, action, *, center=None, target=None, before=None, after=None):
 def history(center, limit=50):
     """Recent audit entries for a center, newest first."""
     return (
-        AuditEntry.select()
+        AuditEntry.select(AuditEntry, User)
+        .join(User, JOIN.LEFT_OUTER, on=(AuditEntry.actor == User.id))
         .where(AuditEntry.center == center)
         .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
         .limit(limit)

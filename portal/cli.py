@@ -79,7 +79,7 @@ def demo(if_empty):
 
 
 def _print_logins():
-    click.echo("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for email, _name, role, centers in DEMO_USERS:
         where = ", ".join(centers) or "all centers"
         click.echo(f"  {email:<26} {role:<14} {where}")

@@ -82,7 +82,10 @@ class Center(BaseModel):
 class User(BaseModel):
     email = CharField(max_length=254, unique=True)  # stored lower-case
     name = CharField(max_length=200)
-    role = CharField(max_length=20, constraints=[SQL("CHECK (role IN ('student','tutor','center_admin','account_admin'))")])
+    role = CharField(
+        max_length=20,
+        constraints=[SQL("CHECK (role IN ('student','tutor','center_admin','account_admin'))")],
+    )
     password_hash = CharField(max_length=255)
     active = BooleanField(default=True)
     connect_link = CharField(max_length=500, null=True)  # legacy field for tutors
@@ -203,7 +206,9 @@ class Appointment(BaseModel):
     student = ForeignKeyField(User, backref="appointments", on_delete="CASCADE")
     tutor = ForeignKeyField(User, null=True, backref="tutor_appointments", on_delete="SET NULL")
     center = ForeignKeyField(Center, backref="appointments", on_delete="CASCADE")
-    kind = CharField(max_length=20, constraints=[SQL("CHECK (kind IN ('online','walk_in','in_person'))")])
+    kind = CharField(
+        max_length=20, constraints=[SQL("CHECK (kind IN ('online','walk_in','in_person'))")]
+    )
     start_at = DateTimeField()  # naive UTC
     end_at = DateTimeField()
     # booked | cancelled | completed | waiting (walk-in queue) | assigned | left

@@ -54,7 +54,12 @@ def safe_next(target, default):
     candidate = unicodedata.normalize("NFKC", target)
     decoded = unquote(candidate)
     for value in (target, candidate, decoded):
-        if _CONTROL.search(value) or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        if (
+            _CONTROL.search(value)
+            or not value.startswith("/")
+            or value.startswith("//")
+            or "\\" in value
+        ):
             return default
         parts = urlsplit(value)
         if parts.scheme or parts.netloc:

@@ -56,9 +56,11 @@ class DatabaseSessionInterface(SessionInterface):
             return ServerSession()
         row = WebSession.get_or_none(WebSession.sid_hash == _hash(sid))
         now = utcnow()
-        if row is None or row.expires_at <= now or now - row.last_seen > app.config[
-            "SESSION_IDLE_TIMEOUT"
-        ]:
+        if (
+            row is None
+            or row.expires_at <= now
+            or now - row.last_seen > app.config["SESSION_IDLE_TIMEOUT"]
+        ):
             return ServerSession()
         return ServerSession(row.data or {}, sid=sid, row=row)
 

@@ -1,11 +1,11 @@
 """Center settings, the Virtual Meetings switch, users and Connect Links."""
 
 import pytest
-
 from conftest import make_user
+
 from portal.models import AuditEntry, Center, Membership, User
 
-XSS = "<script>alert(1)</script>{{7*7}}' hx-get=\"/admin\""
+XSS = '<script>alert(1)</script>{{7*7}}\' hx-get="/admin"'
 
 
 def vm(center):
@@ -42,7 +42,9 @@ def test_switch_as_plain_form_redirects_and_audits(login_as, auth, client, world
 
 def test_switch_as_htmx_returns_the_fragment(login_as, auth, world):
     login_as("admin_a")
-    response = auth.post(f"/admin/centers/{world['a'].id}/virtual-meetings", {"enabled": "0"}, htmx=True)
+    response = auth.post(
+        f"/admin/centers/{world['a'].id}/virtual-meetings", {"enabled": "0"}, htmx=True
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert html.lstrip().startswith('<section id="vm-switch"')
@@ -80,7 +82,11 @@ def test_settings_save_and_history(login_as, auth, client, world):
     response = auth.post(f"/admin/centers/{center.id}/settings", data, htmx=True)
     assert response.status_code == 200 and "Settings saved." in response.get_data(as_text=True)
     stored = Center.get_by_id(center.id)
-    assert (stored.opens_at, stored.closes_at, stored.waiting_room_limit_minutes) == ("08:30", "20:00", 7)
+    assert (stored.opens_at, stored.closes_at, stored.waiting_room_limit_minutes) == (
+        "08:30",
+        "20:00",
+        7,
+    )
     assert stored.waiting_room_default is False
     entry = AuditEntry.get(AuditEntry.action == "center.settings")
     assert entry.before["opens_at"] == "09:00" and entry.after["opens_at"] == "08:30"
@@ -94,7 +100,10 @@ def test_settings_save_and_history(login_as, auth, client, world):
         ({"opens_at": ""}, "Opening time must be a time like 09:00."),
         ({"opens_at": "25:00"}, "Opening time must be a time like 09:00."),
         ({"closes_at": "x" * 10000}, "Closing time must be a time like 09:00."),
-        ({"opens_at": "18:00", "closes_at": "08:00"}, "The closing time must be after the opening time."),
+        (
+            {"opens_at": "18:00", "closes_at": "08:00"},
+            "The closing time must be after the opening time.",
+        ),
         ({"waiting_room_limit_minutes": "0"}, "between 1 and 120"),
         ({"waiting_room_limit_minutes": "ten"}, "whole number"),
     ],
@@ -107,7 +116,11 @@ def test_settings_reject_bad_input_and_change_nothing(login_as, auth, world, cha
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     stored = Center.get_by_id(world["a"].id)
-    assert (stored.opens_at, stored.closes_at, stored.waiting_room_limit_minutes) == ("09:00", "17:00", 5)
+    assert (stored.opens_at, stored.closes_at, stored.waiting_room_limit_minutes) == (
+        "09:00",
+        "17:00",
+        5,
+    )
     assert AuditEntry.select().count() == 0
 
 
@@ -142,7 +155,9 @@ def test_connect_link_edit_plain_and_htmx(login_as, auth, client, world):
 )
 def test_connect_link_rejects_bad_urls(login_as, auth, world, value, message):
     login_as("admin_a")
-    User.update(connect_link="https://college.edu/keep").where(User.id == world["tutor_a"].id).execute()
+    User.update(connect_link="https://college.edu/keep").where(
+        User.id == world["tutor_a"].id
+    ).execute()
     url = f"/admin/centers/{world['a'].id}/users/{world['tutor_a'].id}/connect-link"
     response = auth.post(url, {"connect_link": value}, htmx=True)
     assert response.status_code == 400
@@ -193,8 +208,14 @@ def test_other_centers_objects_are_404_for_a_center_admin(login_as, auth, world)
         else:
             response = auth.post(
                 url,
-                {"enabled": "0", "connect_link": "https://evil.tld", "email": "n@x.edu",
-                 "name": "N", "role": "student", "password": "long-enough-pw"},
+                {
+                    "enabled": "0",
+                    "connect_link": "https://evil.tld",
+                    "email": "n@x.edu",
+                    "name": "N",
+                    "role": "student",
+                    "password": "long-enough-pw",
+                },
             )
         assert response.status_code == 404, (method, url, response.status_code)
     after = (
@@ -228,7 +249,12 @@ def test_add_user_to_center(login_as, auth, client, world):
     login_as("admin_a")
     response = auth.post(
         f"/admin/centers/{world['a'].id}/users",
-        {"email": "New.Tutor@X.edu", "name": "Nia New", "role": "tutor", "password": "long-enough-pw"},
+        {
+            "email": "New.Tutor@X.edu",
+            "name": "Nia New",
+            "role": "tutor",
+            "password": "long-enough-pw",
+        },
     )
     assert response.status_code == 303
     user = User.by_email("new.tutor@x.edu")

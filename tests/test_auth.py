@@ -2,8 +2,8 @@
 
 import pytest
 from argon2 import PasswordHasher
-
 from conftest import TEST_PASSWORD, csrf_token, make_user
+
 from portal.models import LoginAttempt, User, WebSession
 
 
@@ -53,7 +53,9 @@ def test_inactive_user_cannot_log_in(auth, world):
 
 def test_login_without_csrf_token_is_refused(client, world):
     client.get("/login")
-    response = client.post("/login", data={"email": world["tutor_a"].email, "password": TEST_PASSWORD})
+    response = client.post(
+        "/login", data={"email": world["tutor_a"].email, "password": TEST_PASSWORD}
+    )
     assert response.status_code == 400
     assert client.get("/tutor/preferences").status_code == 302
 

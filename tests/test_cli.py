@@ -1,8 +1,8 @@
 """The CLI contract of DESIGN §8: success output, and a one-line reason on bad input."""
 
 import pytest
-
 from conftest import make_user
+
 from portal.models import Appointment, AuditEntry, Center, Membership, User
 
 
@@ -45,8 +45,19 @@ def test_create_center_and_errors(runner):
 
 def test_create_user_and_errors(runner):
     run(runner, "create-center", "Science")
-    ok = run(runner, "create-user", "T@X.edu", "--name", "T", "--role", "tutor",
-             "--password", "long-enough-pw", "--center", "Science")
+    ok = run(
+        runner,
+        "create-user",
+        "T@X.edu",
+        "--name",
+        "T",
+        "--role",
+        "tutor",
+        "--password",
+        "long-enough-pw",
+        "--center",
+        "Science",
+    )
     assert ok.exit_code == 0, ok.output
     user = User.by_email("t@x.edu")
     assert Membership.get(Membership.user == user).center.name == "Science"
@@ -58,7 +69,16 @@ def test_create_user_and_errors(runner):
         (["bad-email", "--role", "tutor", "--center", "Science"], "Enter an e-mail address"),
     ]
     for args, message in cases:
-        result = run(runner, "create-user", *args[:1], "--name", "U", "--password", "long-enough-pw", *args[1:])
+        result = run(
+            runner,
+            "create-user",
+            *args[:1],
+            "--name",
+            "U",
+            "--password",
+            "long-enough-pw",
+            *args[1:],
+        )
         assert result.exit_code == 1, args
         assert message in result.output, (args, result.output)
         assert len(result.output.strip().splitlines()) == 1
@@ -90,8 +110,16 @@ def test_set_connect_link(runner, world):
 
 
 def test_book_creates_appointment_in_center_time(runner, world):
-    result = run(runner, "book", "student.a@x.edu", "tutor.a@x.edu", "--kind", "online",
-                 "--at", "2026-12-01T14:00")
+    result = run(
+        runner,
+        "book",
+        "student.a@x.edu",
+        "tutor.a@x.edu",
+        "--kind",
+        "online",
+        "--at",
+        "2026-12-01T14:00",
+    )
     assert result.exit_code == 0, result.output
     appt = Appointment.get()
     # Center A is America/New_York: 14:00 local is 19:00 UTC in December
@@ -104,12 +132,18 @@ def test_book_creates_appointment_in_center_time(runner, world):
     "args, message",
     [
         (["student.a@x.edu", "tutor.a@x.edu", "--at", "tomorrow"], "is not a date and time"),
-        (["student.a@x.edu", "tutor.a@x.edu", "--at", "2026-12-01T14:00", "--kind", "zoom"], "Kind must be one of"),
+        (
+            ["student.a@x.edu", "tutor.a@x.edu", "--at", "2026-12-01T14:00", "--kind", "zoom"],
+            "Kind must be one of",
+        ),
         (["tutor.a@x.edu", "tutor.a@x.edu", "--at", "2026-12-01T14:00"], "is not a student"),
         (["student.a@x.edu", "student.a@x.edu", "--at", "2026-12-01T14:00"], "is not a tutor"),
         (["student.a@x.edu", "tutor.b@x.edu", "--at", "2026-12-01T14:00"], "do not share a center"),
         (["ghost@x.edu", "tutor.a@x.edu", "--at", "2026-12-01T14:00"], "No user has the e-mail"),
-        (["student.a@x.edu", "tutor.a@x.edu", "--at", "2026-12-01T14:00", "--minutes", "0"], "Length must be"),
+        (
+            ["student.a@x.edu", "tutor.a@x.edu", "--at", "2026-12-01T14:00", "--minutes", "0"],
+            "Length must be",
+        ),
     ],
 )
 def test_book_rejects_bad_input(runner, world, args, message):
@@ -128,8 +162,16 @@ def test_book_refuses_double_booking_and_online_without_virtual_meetings(runner,
     make_user("s3@x.edu", "student", [world["b"]])
     online_b = run(runner, "book", "s3@x.edu", "tutor.b@x.edu", "--at", "2026-12-01T14:00")
     assert online_b.exit_code == 1 and "Virtual Meetings is not enabled" in online_b.output
-    in_person = run(runner, "book", "s3@x.edu", "tutor.b@x.edu", "--at", "2026-12-01T14:00",
-                    "--kind", "in_person")
+    in_person = run(
+        runner,
+        "book",
+        "s3@x.edu",
+        "tutor.b@x.edu",
+        "--at",
+        "2026-12-01T14:00",
+        "--kind",
+        "in_person",
+    )
     assert in_person.exit_code == 0
     assert Appointment.select().count() == 2
 

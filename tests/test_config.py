@@ -50,8 +50,12 @@ def test_production_app_starts_with_secrets_and_is_not_debug(database_url):
 def test_wsgi_refuses_to_start_without_secret_with_one_line(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
     result = subprocess.run(
-        [sys.executable, "-c", "import wsgi"], env=env, capture_output=True, text=True,
-        cwd=str(__import__("pathlib").Path(__file__).parent.parent), timeout=60,
+        [sys.executable, "-c", "import wsgi"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=str(__import__("pathlib").Path(__file__).parent.parent),
+        timeout=60,
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [

@@ -1,8 +1,8 @@
 """Headers, cookies, CSRF on every state-changing route, cross-site refusal."""
 
 import pytest
-
 from conftest import csrf_token
+
 from portal import create_app
 from portal.models import AuditEntry, Center
 
@@ -54,7 +54,9 @@ def test_production_cookie_flags(database_url):
     for flag in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
         assert flag in cookie
     assert "Domain=" not in cookie
-    assert app.config["REMEMBER_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_NAME"].startswith("__Host-")
+    assert app.config["REMEMBER_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_NAME"].startswith(
+        "__Host-"
+    )
 
 
 def test_production_errors_are_generic(database_url):
@@ -95,7 +97,9 @@ def test_every_post_route_refuses_a_missing_csrf_token(app, auth, client, world)
         values.update({"center_id": world["a"].id, "user_id": world["tutor_a"].id})
         url = rule.rule
         for arg in rule.arguments:
-            url = url.replace(f"<int:{arg}>", str(values[arg])).replace(f"<{arg}>", str(values[arg]))
+            url = url.replace(f"<int:{arg}>", str(values[arg])).replace(
+                f"<{arg}>", str(values[arg])
+            )
         response = client.post(url, data={"enabled": "0", "name": "X"})
         assert response.status_code == 400, url
         checked += 1
@@ -106,14 +110,20 @@ def test_every_post_route_refuses_a_missing_csrf_token(app, auth, client, world)
 
 def test_htmx_post_with_body_token_succeeds(auth, client, world):
     auth.as_user(world["admin_a"])
-    response = auth.post(f"/admin/centers/{world['a'].id}/virtual-meetings", {"enabled": "0"}, htmx=True)
+    response = auth.post(
+        f"/admin/centers/{world['a'].id}/virtual-meetings", {"enabled": "0"}, htmx=True
+    )
     assert response.status_code == 200
     assert Center.get_by_id(world["a"].id).virtual_meetings_enabled is False
 
 
 @pytest.mark.parametrize(
     "headers",
-    [{"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}, {"Origin": "https://evil.tld"}],
+    [
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://evil.tld"},
+    ],
 )
 def test_cross_site_post_is_refused_even_with_token(auth, client, world, headers):
     auth.as_user(world["admin_a"])

@@ -69,8 +69,4 @@ def shares_center(user, other):
     if user.role == "account_admin":
         return True
     mine = Membership.select(Membership.center).where(Membership.user == user)
-    return (
-        Membership.select()
-        .where(Membership.user == other, Membership.center.in_(mine))
-        .exists()
-    )
+    return Membership.select().where(Membership.user == other, Membership.center.in_(mine)).exists()

@@ -2,7 +2,6 @@
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
-
 from peewee import JOIN
 
 from ..models import Appointment, Center, User, utcnow

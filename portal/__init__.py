@@ -148,11 +148,13 @@ def _register_blueprints(app):
     from .auth import bp as auth_bp
     from .main import bp as main_bp
     from .tutor import bp as tutor_bp
+    from .tutor.connect import bp as zoom_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(tutor_bp, url_prefix="/tutor")
+    app.register_blueprint(zoom_bp, url_prefix="/zoom")
     if app.config["ZOOM_SIMULATOR"]:
         try:
             from .zoom.simulator import register_simulator

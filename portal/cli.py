@@ -4,6 +4,7 @@ Every command validates its input and exits non-zero with a one-line reason.
 """
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from . import accounts, appointments, migrate
@@ -156,6 +157,46 @@ def book(student_email, tutor_email, kind, at, minutes, center_name):
 
     appt = _run(go)
     click.echo(f"Booked appointment {appt.id}: {kind} at {appt.start_at.isoformat()}Z.")
+
+
+@portal_cli.command("rotate-keys")
+def rotate_keys_command():
+    """Re-encrypt every stored Zoom token under the first TOKEN_ENCRYPTION_KEYS key."""
+    from .zoom import rotate_keys
+    from .zoom.errors import ZoomConfigError
+    from .zoom.wiring import zoom_settings
+
+    try:
+        with database.connection_context():
+            count = rotate_keys(zoom_settings(current_app))
+    except ZoomConfigError as exc:
+        fail(str(exc))
+    click.echo(f"Re-encrypted {count} Zoom connection(s) under the first key.")
+
+
+@portal_cli.command("provision")
+@click.option("--date", "day", default=None, help="YYYY-MM-DD; default: today in each center.")
+def provision_command(day):
+    """Create today's (or DATE's) Daily Session for every connected tutor."""
+    import datetime
+
+    from . import daily
+    from .zoom.wiring import client_for
+
+    if day is not None:
+        try:
+            day = datetime.date.fromisoformat(day)
+        except ValueError:
+            fail(f"{day!r} is not a date; use YYYY-MM-DD.")
+    with database.connection_context():
+        report = daily.provision(lambda tutor: client_for(current_app, tutor), day=day)
+    for outcome in ("created", "adopted", "existing", "busy", "failed"):
+        for line in report[outcome]:
+            click.echo(f"{outcome:<9} {line}")
+    counts = ", ".join(f"{len(v)} {k}" for k, v in report.items())
+    click.echo(f"Provisioned Daily Sessions: {counts}.")
+    if report["failed"]:
+        raise SystemExit(1)
 
 
 def register_cli(app):

@@ -5,21 +5,17 @@ The database is SQLite in a temp folder, or PostgreSQL when DATABASE_URL is set
 """
 
 import os
-import re
 import tempfile
 
 import pytest
 from argon2 import PasswordHasher
+from portal_testing import Auth, empty_tables, make_user
 
 from portal import create_app
 from portal import db as dbmod
 from portal.auth import passwords
 from portal.migrate import upgrade
-from portal.models import MODELS, Center, Membership, User
-
-TEST_PASSWORD = "correct-horse-battery"
-CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
-HIDDEN_CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+from portal.models import Center
 
 
 def _database_url(tmp_root):
@@ -52,18 +48,6 @@ def fast_password_hashing():
     passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     yield
     passwords._hasher = original
-
-
-def empty_tables():
-    """Delete every row (children first) so each test starts clean."""
-    database = dbmod.database.obj
-    with database.connection_context():
-        if dbmod.is_sqlite():
-            for model in reversed(MODELS):
-                model.delete().execute()
-        else:
-            names = ", ".join(f'"{m._meta.table_name}"' for m in MODELS)
-            database.execute_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture
@@ -99,28 +83,6 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def csrf_token(client, path="/login"):
-    """Read the CSRF token a page hands to htmx (or its hidden form field)."""
-    html = client.get(path).get_data(as_text=True)
-    match = CSRF_RE.search(html) or HIDDEN_CSRF_RE.search(html)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def make_user(email, role, centers=(), name=None, **fields):
-    """Create a user directly in the database (tests only)."""
-    user = User.create(
-        email=email,
-        name=name or email.split("@")[0].title(),
-        role=role,
-        password_hash=passwords.hash_password(TEST_PASSWORD),
-        **fields,
-    )
-    for center in centers:
-        Membership.create(user=user, center=center)
-    return user
-
-
 @pytest.fixture
 def world(app):
     """Two centers (A with Virtual Meetings on, B off) and a user of every role in each."""
@@ -136,45 +98,6 @@ def world(app):
         "student_b": make_user("student.b@x.edu", "student", [b], name="Sue Student"),
     }
     return {"a": a, "b": b, **people}
-
-
-class Auth:
-    """Log in and out through the real forms, and post with the page's CSRF token."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def login(self, email, password=TEST_PASSWORD, next_url=None):
-        token = csrf_token(self.client, "/login")
-        data = {"email": email, "password": password, "csrf_token": token}
-        if next_url is not None:
-            data["next"] = next_url
-        return self.client.post("/login", data=data)
-
-    def as_user(self, user):
-        response = self.login(user.email)
-        assert response.status_code == 303, response.get_data(as_text=True)
-        return user
-
-    def logout(self):
-        return self.post("/logout")
-
-    def token(self, path="/home"):
-        return csrf_token(self.client, path)
-
-    def post(self, url, data=None, htmx=False, token_path="/home", **kwargs):
-        data = dict(data or {})
-        headers = dict(kwargs.pop("headers", {}))
-        token = self.token(token_path)
-        if htmx:
-            headers.update({"HX-Request": "true", "X-CSRFToken": token})
-        else:
-            data.setdefault("csrf_token", token)
-        return self.client.post(url, data=data, headers=headers, **kwargs)
-
-    def get(self, url, htmx=False, **kwargs):
-        headers = {"HX-Request": "true"} if htmx else {}
-        return self.client.get(url, headers=headers, **kwargs)
 
 
 @pytest.fixture

@@ -1,13 +1,20 @@
-"""Preferences and the Virtual Meetings panel."""
+"""Preferences → Virtual Meetings: the panel, Daily Session, Start, Meetings, Check my setup.
 
-from flask import request
+Pages render from the database only; Zoom is called when the tutor asks for
+something that needs it (Start, Check my setup, preparing today's session).
+"""
+
+import datetime
+
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
-from ..models import Center, Membership
-from ..rendering import render
+from .. import daily, readiness
+from ..models import Center, DailySession, Membership, ZoomConnection
+from ..rendering import render, wants_partial
+from ..zoom.errors import ZoomError, ZoomNotFound, ZoomReauthRequired
+from ..zoom.wiring import client_for
 from . import bp
-
-CHOICES = {"": None, "connect": "Connect to Zoom Account"}
 
 
 def vm_centers(tutor):
@@ -21,26 +28,117 @@ def vm_centers(tutor):
 
 
 def panel_context(tutor, choice=""):
-    """What the Virtual Meetings panel needs to render."""
+    """What the Virtual Meetings panel needs to render (database only)."""
     centers = list(vm_centers(tutor))
+    connection = ZoomConnection.for_tutor(tutor)
+    session = daily.today_session(tutor, centers[0]) if centers and connection else None
     return {
         "vm_centers": centers,
         "vm_enabled": bool(centers),
-        "choice": choice if choice in CHOICES else "",
+        "connection": connection,
+        "session": session,
+        "today": daily.center_today(centers[0]) if centers else None,
+        "choice": choice if choice == ("disconnect" if connection else "connect") else "",
+        "format_number": daily.format_meeting_number,
     }
+
+
+def _factory(tutor):
+    return client_for(current_app, tutor)
 
 
 @bp.route("/preferences")
 def preferences():
     """Preferences, with Virtual Meetings only where an administrator enabled it."""
-    choice = request.args.get("choice", "")
-    return render("tutor/preferences.html", **panel_context(current_user, choice))
+    return render(
+        "tutor/preferences.html", **panel_context(current_user, request.args.get("choice", ""))
+    )
 
 
 @bp.route("/virtual-meetings")
 def vm_panel():
     """The Virtual Meetings panel alone (htmx swaps it when Select meeting changes)."""
-    choice = request.args.get("choice", "")
-    return render(
-        "tutor/preferences.html", "partials/vm_panel.html", **panel_context(current_user, choice)
+    context = panel_context(current_user, request.args.get("choice", ""))
+    return render("tutor/preferences.html", "partials/vm_panel.html", **context)
+
+
+@bp.route("/daily-session", methods=["POST"])
+def prepare_session():
+    """Create today's Daily Session now if the morning job has not (claim protocol)."""
+    center = daily.home_center(current_user)
+    if center is None or ZoomConnection.for_tutor(current_user) is None:
+        abort(404)
+    result = daily.ensure_daily_session(current_user, _factory, center=center)
+    if result.outcome == "failed" and not wants_partial():
+        flash("Today's Daily Session could not be prepared. Try again in a few minutes.")
+    if wants_partial():
+        return render("partials/daily_session.html", **panel_context(current_user))
+    return redirect(url_for("tutor.preferences"), 303)
+
+
+@bp.route("/sessions/<int:session_id>/start")
+def start_session(session_id):
+    """Fetch a fresh start URL from Zoom right now and send the tutor there (owner only)."""
+    session = DailySession.get_or_none(
+        DailySession.id == session_id, DailySession.tutor == current_user.id
     )
+    if session is None or session.zoom_meeting_id is None:
+        abort(404)
+    client = client_for(current_app, current_user)
+    try:
+        meeting = client.get_meeting(session.zoom_meeting_id)
+    except ZoomReauthRequired:
+        return _start_failed("Zoom no longer accepts the portal for your account. Reconnect it.")
+    except ZoomNotFound:
+        return _start_failed(
+            "This meeting no longer exists in Zoom. Disconnect and reconnect your Zoom account."
+        )
+    except ZoomError:
+        return _start_failed("Zoom did not answer. Try Start again in a moment.")
+    finally:
+        client.close()
+    start_url = meeting.get("start_url") or ""
+    if not start_url.startswith("https://") and not current_app.config.get("ZOOM_SIMULATOR"):
+        abort(502)
+    response = redirect(start_url, 303)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _start_failed(message):
+    flash(message)
+    return redirect(url_for("tutor.preferences"), 303)
+
+
+@bp.route("/meetings")
+def meetings():
+    """The Meetings tab: today's, upcoming and the past 30 days' Daily Sessions."""
+    center = daily.home_center(current_user)
+    today = daily.center_today(center) if center else datetime.date.today()
+    rows = (
+        DailySession.select()
+        .where(
+            DailySession.tutor == current_user.id,
+            DailySession.date >= today - datetime.timedelta(days=30),
+        )
+        .order_by(DailySession.date.desc())
+    )
+    sessions = list(rows)
+    return render(
+        "tutor/meetings.html",
+        today=today,
+        upcoming=[s for s in sessions if s.date > today],
+        today_sessions=[s for s in sessions if s.date == today],
+        past=[s for s in sessions if s.date < today],
+        format_number=daily.format_meeting_number,
+    )
+
+
+@bp.route("/setup")
+def setup():
+    """Check my setup: the readiness checklist (runs the checks when asked)."""
+    if not request.args.get("run"):
+        return render("tutor/setup.html", rows=None)
+    rows = readiness.check_tutor(current_user, _factory)
+    return render("tutor/setup.html", "partials/setup_rows.html", rows=rows)

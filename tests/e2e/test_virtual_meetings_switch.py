@@ -1,7 +1,7 @@
 """In Chromium: an admin switches Virtual Meetings on; the tutor finds it in Preferences."""
 
 import pytest
-from conftest import TEST_PASSWORD
+from portal_testing import TEST_PASSWORD
 
 pytestmark = pytest.mark.browser
 

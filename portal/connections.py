@@ -1,0 +1,164 @@
+"""Connecting and disconnecting a tutor's Zoom account, with the checks made at connect time.
+
+Right after authorization the portal reads the Zoom profile and decides before
+storing anything (DESIGN §6a): a Basic (free) account is refused; an account
+that signs in through Google or Facebook is connected with a warning; a Zoom
+account already linked to another tutor is refused without naming that tutor.
+"""
+
+import logging
+
+from . import audit
+from .models import User, ZoomConnection, utcnow
+from .zoom import disconnect as zoom_disconnect
+from .zoom.tokens import store_new_connection
+
+log = logging.getLogger("portal.connections")
+
+# Zoom login_types (ZOOM_API §2): 0 Facebook, 1 Google, 24 Apple, 27 Microsoft,
+# 99 API, 100 Zoom (work e-mail), 101 SSO.
+SOCIAL_LOGINS = {0: "Facebook", 1: "Google"}
+LOGIN_NAMES = {
+    0: "Facebook",
+    1: "Google",
+    24: "Apple",
+    27: "Microsoft",
+    99: "API",
+    100: "e-mail and password",
+    101: "single sign-on",
+}
+
+FREE_ACCOUNT = (
+    "Free Zoom accounts aren't supported: a Basic account can't host the all-day Daily "
+    "Session. Ask your center for a licensed Zoom account (or upgrade yours), sign in to "
+    "Zoom with it, then press Authorize again."
+)
+ALREADY_LINKED = (
+    "This Zoom account is already connected to another tutor's portal account, and one "
+    "Zoom account can only serve one tutor. Your center administrator has been shown both "
+    "accounts and can resolve it; meanwhile, sign in to Zoom with your own account and "
+    "press Authorize again."
+)
+NOT_A_LICENSE = (
+    "This Zoom account has no license that can host meetings. Ask your Zoom administrator "
+    "to assign you a license, then press Authorize again."
+)
+
+
+class ConnectRefused(Exception):
+    """The Zoom account cannot be connected; the message says what to do."""
+
+    def __init__(self, message, reason):
+        super().__init__(message)
+        self.reason = reason
+
+
+def login_warning(login_types):
+    """A warning for Google/Facebook sign-in, or None."""
+    social = [SOCIAL_LOGINS[t] for t in (login_types or []) if t in SOCIAL_LOGINS]
+    if not social:
+        return None
+    names = " and ".join(sorted(set(social)))
+    return (
+        f"Your Zoom account signs in with {names}. Such accounts don't stay in sync with "
+        "the portal: sign in to Zoom with your e-mail address and password instead (set a "
+        "password in your Zoom profile), then disconnect and connect again."
+    )
+
+
+def other_tutor_with(profile, tutor):
+    """The current connection of another tutor with the same Zoom user id or e-mail."""
+    zoom_id = str(profile.get("id") or "")
+    email = (profile.get("email") or "").lower()
+    query = ZoomConnection.current().where(ZoomConnection.tutor != tutor)
+    match = (ZoomConnection.zoom_user_id == zoom_id) if zoom_id else None
+    if email:
+        by_email = ZoomConnection.email == email
+        match = by_email if match is None else (match | by_email)
+    return query.where(match).first() if match is not None else None
+
+
+def check_profile(tutor, profile):
+    """Raise ConnectRefused if this Zoom profile must not be linked; return a warning or None."""
+    user_type = profile.get("type")
+    if user_type == 1:
+        raise ConnectRefused(FREE_ACCOUNT, "free_account")
+    if user_type in (4, 99):
+        raise ConnectRefused(NOT_A_LICENSE, "no_license")
+    other = other_tutor_with(profile, tutor)
+    if other is not None:
+        raise ConnectRefused(ALREADY_LINKED, f"already_linked:{other.tutor_id}")
+    return login_warning(profile.get("login_types"))
+
+
+def connect(tutor, profile, token, settings, center=None):
+    """Store the connection (encrypted tokens) and audit it; returns the row."""
+    profile = dict(profile)
+    if profile.get("email"):
+        profile["email"] = profile["email"].lower()
+    connection = store_new_connection(tutor, profile, token, settings)
+    audit.record(
+        tutor,
+        "zoom.connect",
+        center=center,
+        target=tutor,
+        after={
+            "zoom_email": profile.get("email"),
+            "zoom_user_id": profile.get("id"),
+            "type": profile.get("type"),
+            "login_types": profile.get("login_types"),
+        },
+    )
+    return connection
+
+
+def record_refusal(tutor, profile, reason, center=None):
+    """Audit a refused connect so the administrator can see both accounts."""
+    audit.record(
+        tutor,
+        "zoom.connect_refused",
+        center=center,
+        target=tutor,
+        after={
+            "reason": reason,
+            "zoom_email": (profile.get("email") or "").lower(),
+            "zoom_user_id": profile.get("id"),
+        },
+    )
+
+
+def disconnect(tutor, settings, http=None, actor=None, center=None):
+    """Revoke at Zoom, wipe tokens even if that fails, end the connection, audit.
+
+    Returns (connection or None, revoked_at_zoom: bool).
+    """
+    connection = ZoomConnection.for_tutor(tutor)
+    if connection is None:
+        return None, False
+    try:
+        revoked = zoom_disconnect.revoke(connection, settings, http)
+    except Exception as exc:  # noqa: BLE001 - the local disconnect must still happen
+        log.warning("revoke for tutor %s failed: %r", tutor.id, exc)
+        ZoomConnection.update(
+            access_token_enc=None,
+            refresh_token_enc=None,
+            status="revoked",
+            ended_at=connection.ended_at or utcnow(),
+            revoke_pending=False,
+            last_error=f"revoke failed: {type(exc).__name__}",
+        ).where(ZoomConnection.id == connection.id).execute()
+        revoked = False
+    audit.record(
+        actor or tutor,
+        "zoom.disconnect",
+        center=center,
+        target=tutor,
+        before={"zoom_email": connection.email},
+        after={"revoked_at_zoom": revoked},
+    )
+    return ZoomConnection.get_by_id(connection.id), revoked
+
+
+def tutor_names(user_ids):
+    """Names of users by id (for admin views of refusals)."""
+    return dict(User.select(User.id, User.name).where(User.id.in_(list(user_ids))).tuples())

@@ -1,0 +1,277 @@
+"""The Daily Session: exactly one Zoom meeting per tutor per center-local date.
+
+Claim protocol (RELIABILITY §5.3): the (tutor, date) row is inserted with
+status ``pending`` and a fresh ``claim_id`` *before* Zoom is called; the UNIQUE
+(tutor, date) constraint makes every other worker, retry or double click read
+that row instead of creating a second meeting. A stale claim (its lease ran out:
+the worker died mid-call) or a failed/missing session is taken over with one
+conditional UPDATE that only one caller can win. The meeting carries a
+deterministic marker (``vmp:<tutor>:<date>``) in its agenda, so an ambiguous
+create (a timeout after sending) is reconciled by listing the tutor's meetings
+before anything is created again. No database transaction is open while Zoom
+is called.
+"""
+
+import datetime
+import logging
+import uuid
+import zoneinfo
+
+from peewee import IntegrityError
+
+from .db import retry_locked, write_tx
+from .models import Center, DailySession, Membership, User, ZoomConnection, utcnow
+from .zoom.errors import (
+    ZoomAmbiguous,
+    ZoomError,
+    ZoomRateLimited,
+    ZoomReauthRequired,
+)
+
+log = logging.getLogger("portal.daily")
+
+CLAIM_LEASE = datetime.timedelta(minutes=2)
+FAILED_RETRY_AFTER = datetime.timedelta(minutes=5)
+READY = ("scheduled", "live", "ended")
+TOPIC = "Daily Session {date}"
+
+
+def marker(tutor_id, day):
+    """The tag that identifies a tutor-day's meeting in Zoom."""
+    return f"vmp:{tutor_id}:{day.isoformat()}"
+
+
+def center_today(center, now=None):
+    """Today's date in the center's time zone."""
+    now = now or utcnow()
+    zone = zoneinfo.ZoneInfo(center.timezone)
+    return now.replace(tzinfo=datetime.UTC).astimezone(zone).date()
+
+
+def home_center(tutor):
+    """The tutor's first center (by name) with Virtual Meetings on, or None."""
+    return (
+        Center.select()
+        .join(Membership)
+        .where(Membership.user == tutor, Center.virtual_meetings_enabled == True)  # noqa: E712
+        .order_by(Center.name)
+        .first()
+    )
+
+
+def meeting_body(tutor, center, day):
+    """The create-meeting request for a tutor-day (ZOOM_API §3)."""
+    opens = datetime.time.fromisoformat(center.opens_at)
+    closes = datetime.time.fromisoformat(center.closes_at)
+    minutes = (closes.hour * 60 + closes.minute) - (opens.hour * 60 + opens.minute)
+    return {
+        "topic": TOPIC.format(date=day.isoformat()),
+        "type": 2,
+        "start_time": datetime.datetime.combine(day, opens).strftime("%Y-%m-%dT%H:%M:%S"),
+        "timezone": center.timezone,
+        "duration": max(minutes, 30),
+        "agenda": f"Online tutoring at {center.name}. {marker(tutor.id, day)}",
+        "settings": {
+            "waiting_room": bool(center.waiting_room_default),
+            "join_before_host": False,
+            "use_pmi": False,
+            "approval_type": 2,
+            "audio": "both",
+            "auto_recording": "none",
+        },
+    }
+
+
+class SessionResult:
+    """What ensure_daily_session did: the row and a word for the report."""
+
+    def __init__(self, session, outcome, error=None):
+        self.session = session
+        self.outcome = outcome  # created | adopted | existing | busy | failed
+        self.error = error
+
+    def __repr__(self):
+        return f"<SessionResult {self.outcome}>"
+
+
+def _claim(tutor, center, day, now):
+    """Insert or take over the tutor-day row; return (row, won)."""
+    claim_id = uuid.uuid4().hex
+    try:
+        with write_tx():
+            row = DailySession.create(
+                tutor=tutor,
+                center=center,
+                date=day,
+                status="pending",
+                claim_id=claim_id,
+                lease_until=now + CLAIM_LEASE,
+                attempts=1,
+                topic=TOPIC.format(date=day.isoformat()),
+            )
+        return row, True
+    except IntegrityError:
+        pass
+    row = DailySession.get(DailySession.tutor == tutor, DailySession.date == day)
+    if row.status in READY:
+        return row, False
+    takeable = (
+        (DailySession.status == "pending") & (DailySession.lease_until < now)
+        | (DailySession.status == "missing")
+        | ((DailySession.status == "failed") & (DailySession.lease_until < now))
+    )
+    with write_tx():
+        won = (
+            DailySession.update(
+                status="pending",
+                claim_id=claim_id,
+                lease_until=now + CLAIM_LEASE,
+                attempts=DailySession.attempts + 1,
+                center=center,
+            )
+            .where(DailySession.id == row.id, DailySession.claim_id == row.claim_id, takeable)
+            .execute()
+        )
+    return DailySession.get_by_id(row.id), bool(won)
+
+
+def _finish(row, meeting, outcome):
+    fields = {
+        "status": "scheduled",
+        "zoom_meeting_id": int(meeting["id"]),
+        "uuid": meeting.get("uuid"),
+        "host_id": meeting.get("host_id"),
+        "join_url": meeting.get("join_url"),
+        "password": (meeting.get("password") or "")[:20] or None,
+        "topic": (meeting.get("topic") or "")[:200] or row.topic,
+        "last_error": None,
+        "lease_until": None,
+        "last_verified_at": utcnow(),
+    }
+
+    def write():
+        with write_tx():
+            DailySession.update(**fields).where(
+                DailySession.id == row.id, DailySession.claim_id == row.claim_id
+            ).execute()
+
+    retry_locked(write)
+    return SessionResult(DailySession.get_by_id(row.id), outcome)
+
+
+def _fail(row, error, retry_at):
+    def write():
+        with write_tx():
+            DailySession.update(
+                status="failed", last_error=str(error)[:500], lease_until=retry_at
+            ).where(DailySession.id == row.id, DailySession.claim_id == row.claim_id).execute()
+
+    retry_locked(write)
+    return SessionResult(DailySession.get_by_id(row.id), "failed", error)
+
+
+def _find_marked(client, tutor_id, day):
+    tag = marker(tutor_id, day)
+    for meeting in client.list_meetings("upcoming"):
+        if tag in (meeting.get("agenda") or ""):
+            return client.get_meeting(meeting["id"])
+    return None
+
+
+def ensure_daily_session(tutor, client_factory, day=None, center=None, now=None):
+    """Return today's (or day's) Daily Session for tutor, creating it in Zoom at most once.
+
+    client_factory(tutor) returns a ZoomClient; it is only called by the caller
+    that won the claim.
+    """
+    center = center or home_center(tutor)
+    if center is None:
+        return SessionResult(None, "failed", ZoomError(None, "Virtual Meetings is off"))
+    now = now or utcnow()
+    day = day or center_today(center, now)
+    row, won = _claim(tutor, center, day, now)
+    if not won:
+        outcome = "existing" if row.status in READY else "busy"
+        return SessionResult(row, outcome)
+    client = client_factory(tutor)
+    try:
+        if row.attempts > 1:
+            # An earlier attempt may have created the meeting before it died: look first.
+            found = _find_marked(client, tutor.id, day)
+            if found:
+                return _finish(row, found, "adopted")
+        try:
+            meeting = client.create_meeting(meeting_body(tutor, center, day))
+        except ZoomAmbiguous:
+            found = _find_marked(client, tutor.id, day)
+            if found:
+                return _finish(row, found, "adopted")
+            raise
+        return _finish(row, meeting, "created")
+    except ZoomRateLimited as exc:
+        retry_at = exc.reset_at or (utcnow() + FAILED_RETRY_AFTER)
+        log.warning("daily session tutor=%s rate limited until %s", tutor.id, retry_at)
+        return _fail(row, exc, retry_at)
+    except ZoomReauthRequired as exc:
+        return _fail(row, exc, utcnow() + FAILED_RETRY_AFTER)
+    except ZoomError as exc:
+        log.warning("daily session tutor=%s failed: %r", tutor.id, exc)
+        return _fail(row, exc, utcnow() + FAILED_RETRY_AFTER)
+    finally:
+        client.close()
+
+
+def connected_tutors():
+    """Tutors with a current, usable Zoom connection and a Virtual Meetings center."""
+    enabled = (
+        Membership.select(Membership.user)
+        .join(Center)
+        .where(Center.virtual_meetings_enabled == True)  # noqa: E712
+    )
+    return (
+        User.select()
+        .join(ZoomConnection, on=(ZoomConnection.tutor == User.id))
+        .where(
+            User.role == "tutor",
+            User.active == True,  # noqa: E712
+            ZoomConnection.ended_at.is_null(),
+            ZoomConnection.status == "active",
+            User.id.in_(enabled),
+        )
+        .order_by(User.id)
+    )
+
+
+def provision(client_factory, day=None, now=None):
+    """Ensure the Daily Session of every connected tutor; returns {outcome: [emails]}."""
+    report = {"created": [], "adopted": [], "existing": [], "busy": [], "failed": []}
+    for tutor in connected_tutors():
+        result = ensure_daily_session(tutor, client_factory, day=day, now=now)
+        label = tutor.email
+        if result.error is not None:
+            label = f"{tutor.email} ({result.error})"
+        report[result.outcome].append(label)
+    return report
+
+
+def today_session(tutor, center=None, now=None):
+    """Today's Daily Session row for a tutor (no Zoom call), or None."""
+    center = center or home_center(tutor)
+    if center is None:
+        return None
+    day = center_today(center, now)
+    return DailySession.get_or_none(DailySession.tutor == tutor, DailySession.date == day)
+
+
+def format_meeting_number(number):
+    """Zoom's display form: 857 4606 5432 (11 digits: 3-4-4; 10 digits: 3-3-4)."""
+    if number is None:
+        return ""
+    digits = str(number)
+    if len(digits) == 11:
+        return f"{digits[:3]} {digits[3:7]} {digits[7:]}"
+    if len(digits) == 10:
+        return f"{digits[:3]} {digits[3:6]} {digits[6:]}"
+    if len(digits) == 9:
+        return f"{digits[:3]} {digits[3:6]} {digits[6:]}"
+    return digits

@@ -1,0 +1,144 @@
+"""Authorize with Zoom and come back: /zoom/connect, /zoom/callback, /zoom/disconnect.
+
+The callback checks the one-time state itself (portal.zoom.oauth), then reads the
+Zoom profile and decides before storing anything (portal.connections). It answers
+with a 303 to a clean URL, so the code and state never sit in the address bar.
+"""
+
+import logging
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, session, url_for
+from flask_login import current_user
+
+from .. import connections, daily
+from ..auth.access import require_roles
+from ..models import ZoomConnection
+from ..rendering import render, wants_partial
+from ..zoom.client import fetch_profile
+from ..zoom.errors import (
+    OAuthDenied,
+    OAuthError,
+    OAuthStateError,
+    ZoomConfigError,
+    ZoomError,
+)
+from ..zoom.oauth import finish_authorization, revoke_token, start_authorization
+from ..zoom.wiring import zoom_http, zoom_settings
+
+log = logging.getLogger("portal.connect")
+
+bp = Blueprint("zoom", __name__)
+bp.before_request(require_roles("tutor"))
+
+
+def _problem(title, message, status):
+    return render_template("errors/page.html", title=title, message=message), status
+
+
+@bp.route("/connect", methods=["POST"])
+def connect():
+    """Remember a one-time state and PKCE verifier, then send the tutor to Zoom."""
+    if daily.home_center(current_user) is None:
+        abort(404)
+    try:
+        url = start_authorization(session, zoom_settings(current_app))
+    except ZoomConfigError:
+        log.error("Zoom OAuth is not configured")
+        return _problem(
+            "Zoom is not set up",
+            "The portal's Zoom settings are incomplete. Tell your administrator.",
+            503,
+        )
+    if wants_partial():
+        response = current_app.response_class(status=204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, 303)
+
+
+@bp.route("/callback")
+def callback():
+    """Zoom sends the tutor back here with code and state (or an error)."""
+    settings = zoom_settings(current_app)
+    http = zoom_http(current_app)
+    try:
+        token = finish_authorization(_args(), session, settings, http)
+    except OAuthStateError:
+        return _problem(
+            "This authorization is no longer valid",
+            "It was already used, started in another browser, or expired. Go back to "
+            "Preferences → Virtual Meetings and press Authorize again.",
+            400,
+        )
+    except OAuthDenied:
+        flash("The Zoom authorization was cancelled. Nothing was connected.")
+        return redirect(url_for("tutor.preferences"), 303)
+    except (OAuthError, ZoomError) as exc:
+        log.warning("zoom callback for tutor %s failed: %r", current_user.id, exc)
+        return _problem(
+            "Zoom could not be connected",
+            "Zoom did not complete the authorization. Go back to Preferences and press "
+            "Authorize again; if it keeps failing, tell your center administrator.",
+            502 if isinstance(exc, ZoomError) else 400,
+        )
+    try:
+        profile = fetch_profile(token["access_token"], settings, http)
+    except ZoomError as exc:
+        log.warning("zoom profile for tutor %s failed: %r", current_user.id, exc)
+        _revoke_quietly(token, settings, http)
+        return _problem(
+            "Zoom could not be connected",
+            "Zoom did not tell us which account signed in. Press Authorize again in a minute.",
+            502,
+        )
+    center = daily.home_center(current_user)
+    try:
+        warning = connections.check_profile(current_user, profile)
+    except connections.ConnectRefused as refused:
+        _revoke_quietly(token, settings, http)
+        connections.record_refusal(current_user, profile, refused.reason, center)
+        flash(str(refused))
+        return redirect(url_for("tutor.preferences"), 303)
+    connections.connect(current_user, profile, token, settings, center)
+    if warning:
+        flash(warning)
+    else:
+        flash(f"Your Zoom account {profile.get('email')} is connected.")
+    return redirect(url_for("tutor.preferences"), 303)
+
+
+def _args():
+    """The callback's query, with absurd sizes cut off before anything reads them."""
+    from flask import request
+
+    return {k: v[:2048] for k, v in request.args.items() if len(k) < 64}
+
+
+def _revoke_quietly(token, settings, http):
+    """Give back a grant we will not keep (refused account or failed profile read)."""
+    try:
+        revoke_token(token["access_token"], settings, http)
+    except (OAuthError, ZoomError) as exc:
+        log.warning("revoking a refused grant failed: %r", exc)
+
+
+@bp.route("/disconnect", methods=["POST"])
+def disconnect():
+    """Revoke at Zoom, delete the tokens even if that fails, end the connection."""
+    if ZoomConnection.for_tutor(current_user) is None:
+        flash("No Zoom account is connected.")
+        return redirect(url_for("tutor.preferences"), 303)
+    settings = zoom_settings(current_app)
+    _connection, revoked = connections.disconnect(
+        current_user, settings, zoom_http(current_app), center=daily.home_center(current_user)
+    )
+    message = "Your Zoom account is disconnected."
+    if not revoked:
+        message += " Zoom could not be reached to confirm; the portal will retry."
+    if wants_partial():
+        from .views import panel_context
+
+        response = render("partials/vm_panel.html", notice=message, **panel_context(current_user))
+        return response
+    flash(message)
+    return redirect(url_for("tutor.preferences"), 303)

@@ -1,0 +1,58 @@
+"""Where the portal chooses its Zoom: the real one, or the simulator mounted at /zoom-sim.
+
+``zoom_settings(app)`` builds the client's ``ZoomSettings`` from the app config
+(with the simulator's client id, secret and redirect when it is mounted), and
+``zoom_http(app)`` returns a ``requests.Session`` on which the simulator's bare
+WSGI app is mounted, so the client's code path is the same as against Zoom but
+no second server thread is needed. ``client_for(app, tutor)`` combines both.
+"""
+
+from urllib.parse import urlsplit
+
+import requests
+
+from .client import ZoomClient
+from .settings import ZoomSettings
+
+CALLBACK_PATH = "/zoom/callback"
+
+
+def zoom_settings(app):
+    """The ZoomSettings for this app (cached per app)."""
+    cached = app.extensions.get("zoom_settings")
+    if cached is not None:
+        return cached
+    cfg = app.config
+    if cfg.get("ZOOM_SIMULATOR"):
+        parts = urlsplit(cfg["ZOOM_SIM_BASE_URL"])
+        settings = ZoomSettings(
+            client_id=cfg["ZOOM_SIM_CLIENT_ID"],
+            client_secret=cfg["ZOOM_SIM_CLIENT_SECRET"],
+            redirect_uri=cfg.get("ZOOM_REDIRECT_URI")
+            or f"{parts.scheme}://{parts.netloc}{CALLBACK_PATH}",
+            oauth_base_url=cfg["ZOOM_OAUTH_BASE_URL"],
+            api_base_url=cfg["ZOOM_API_BASE_URL"],
+            encryption_keys=cfg.get("TOKEN_ENCRYPTION_KEYS") or "",
+        )
+    else:
+        settings = ZoomSettings.from_config(cfg)
+    app.extensions["zoom_settings"] = settings
+    return settings
+
+
+def zoom_http(app):
+    """A requests.Session for Zoom calls; in simulator mode the simulator answers in-process."""
+    session = requests.Session()
+    sim_app = app.extensions.get("zoom_sim_wsgi")
+    if app.config.get("ZOOM_SIMULATOR") and sim_app is not None:
+        from .transport import mount_simulator
+
+        mount_simulator(session, app.config["ZOOM_SIM_BASE_URL"], sim_app)
+    return session
+
+
+def client_for(app, tutor):
+    """A ZoomClient for the tutor's current connection (owns its HTTP session)."""
+    client = ZoomClient(tutor, zoom_settings(app), http=zoom_http(app))
+    client._own_http = True  # close the session we made when the client closes
+    return client

@@ -7,7 +7,7 @@ VENDOR := static/vendor/htmx.min.js
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test test-fast lint format bench clean
+.PHONY: install run worker test lint format bench clean
 
 install: $(STAMP) $(VENDOR)
 
@@ -27,7 +27,11 @@ $(VENDOR): node_modules/.package-lock.json
 run: install
 	$(BIN)/flask --app wsgi portal init-db
 	$(BIN)/flask --app wsgi portal demo --if-empty
+	@echo "Background jobs (morning Daily Sessions, revoke retries): run 'make worker' in another terminal."
 	FLASK_DEBUG=1 $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT) --with-threads
+
+worker: install
+	FLASK_DEBUG=1 $(BIN)/huey_consumer huey_app.huey --workers 2
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

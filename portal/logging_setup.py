@@ -13,7 +13,9 @@ _PATTERNS = [
     (
         re.compile(
             r"(?i)((?:access_token|refresh_token|code_verifier|client_secret|code|token|zak|"
-            r"state|password|pwd|plainToken|encryptedToken)['\"]?\s*[:=]\s*['\"]?)[^'\"&\s,}]+"
+            r"state|password|pwd|plainToken|encryptedToken)['\"]?\s*[:=]\s*['\"]?)"
+            # short all-digit values are Zoom error codes, not secrets
+            r"(?!(?:\d{1,6}|None)\b)[^'\"&\s,}]+"
         ),
         r"\1[redacted]",
     ),

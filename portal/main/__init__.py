@@ -40,6 +40,12 @@ def home():
     return render_template("main/home.html", appointments=appointments)
 
 
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers ask for this on pages without an icon link (the simulator's)."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 @bp.route("/help/virtual-meetings")
 @login_required
 def help_virtual_meetings():

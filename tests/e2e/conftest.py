@@ -28,8 +28,8 @@ document.addEventListener('securitypolicyviolation', function (e) {
 
 @pytest.fixture
 def live_server(app):
-    """Serve the test app on 127.0.0.1 with a free port; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    """Serve the test app on 127.0.0.1 (LIVE_PORT if configured); yield its base URL."""
+    server = make_server("127.0.0.1", app.config.get("LIVE_PORT", 0), app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

@@ -1,24 +1,10 @@
 """In Chromium: an admin switches Virtual Meetings on; the tutor finds it in Preferences."""
 
 import pytest
-from portal_testing import TEST_PASSWORD
+
+from e2e.browser import log_in, log_out
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(watch, base, email):
-    page = watch.page
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-
-
-def log_out(watch):
-    watch.page.click("summary")
-    watch.page.click("text=Log out")
-    watch.page.wait_for_load_state("networkidle")
 
 
 def test_admin_switch_controls_the_tutors_virtual_meetings(live_server, new_page, world):

@@ -1,0 +1,63 @@
+"""Background jobs (huey): thin wrappers around the same functions the CLI runs.
+
+Storage is SQLite in the instance folder by default, Redis when HUEY_REDIS_URL
+is set. The consumer is started with ``.venv/bin/huey_consumer huey_app.huey``
+(``make worker``). Every task opens its own database connection and closes it.
+"""
+
+import logging
+import os
+
+from huey import RedisHuey, SqliteHuey, crontab
+
+from .db import database
+
+log = logging.getLogger("portal.jobs")
+
+
+def create_huey(app):
+    """Build the huey instance for this app and register its tasks."""
+    url = app.config.get("HUEY_REDIS_URL")
+    if url:
+        huey = RedisHuey("virtual-meetings-portal", url=url)
+    else:
+        os.makedirs(app.instance_path, exist_ok=True)
+        huey = SqliteHuey(
+            "virtual-meetings-portal", filename=os.path.join(app.instance_path, "huey.db")
+        )
+    huey.immediate = bool(app.config.get("HUEY_IMMEDIATE"))
+
+    def in_app(fn):
+        with app.app_context(), database.connection_context():
+            return fn()
+
+    # Hourly, a few minutes past the hour: every center gets its day's sessions
+    # shortly after its local midnight; existing ones cost no Zoom call.
+    @huey.periodic_task(crontab(minute="5"), name="provision_daily_sessions")
+    def provision_daily_sessions():
+        from . import daily
+        from .zoom.wiring import client_for
+
+        report = in_app(lambda: daily.provision(lambda tutor: client_for(app, tutor)))
+        log.info("provisioned: %s", {k: len(v) for k, v in report.items()})
+        return {k: len(v) for k, v in report.items()}
+
+    @huey.periodic_task(crontab(minute="*/15"), name="retry_revocations")
+    def retry_revocations():
+        from .zoom.disconnect import retry_pending_revocations
+        from .zoom.wiring import zoom_http, zoom_settings
+
+        return in_app(lambda: retry_pending_revocations(zoom_settings(app), zoom_http(app)))
+
+    @huey.periodic_task(crontab(minute="30", hour="*/6"), name="purge_sessions")
+    def purge_sessions():
+        from .sessions import purge_expired
+
+        return in_app(purge_expired)
+
+    huey.portal_tasks = {
+        "provision_daily_sessions": provision_daily_sessions,
+        "retry_revocations": retry_revocations,
+        "purge_sessions": purge_sessions,
+    }
+    return huey

@@ -1,0 +1,39 @@
+"""The huey jobs run the same services as the CLI."""
+
+import pytest
+from huey import RedisHuey, SqliteHuey
+from zoom_flow import connect_as, simulator_config
+
+from portal.jobs import create_huey
+from portal.models import DailySession, WebSession, utcnow
+
+
+@pytest.fixture
+def app_config(app_config):
+    config = simulator_config(app_config)
+    config["HUEY_IMMEDIATE"] = True
+    return config
+
+
+def test_sqlite_storage_by_default_and_redis_when_configured(app):
+    assert isinstance(create_huey(app), SqliteHuey)
+    app.config["HUEY_REDIS_URL"] = "redis://127.0.0.1:6379/15"
+    huey = create_huey(app)
+    assert isinstance(huey, RedisHuey)
+
+
+def test_provision_task_creates_todays_sessions(app, auth, client, login_as, world):
+    login_as("tutor_a")
+    connect_as(auth, client, app, "licensed")
+    huey = create_huey(app)
+    counts = huey.portal_tasks["provision_daily_sessions"].call_local()
+    assert counts["created"] == 1
+    assert DailySession.get().status == "scheduled"
+    assert huey.portal_tasks["provision_daily_sessions"].call_local()["existing"] == 1
+
+
+def test_purge_task_deletes_expired_sessions(app):
+    WebSession.create(sid_hash="x" * 64, expires_at=utcnow().replace(year=2000))
+    huey = create_huey(app)
+    assert huey.portal_tasks["purge_sessions"].call_local() == 1
+    assert WebSession.select().count() == 0

@@ -28,10 +28,12 @@ run: install
 	$(BIN)/flask --app wsgi portal init-db
 	$(BIN)/flask --app wsgi portal demo --if-empty
 	@echo "Background jobs (morning Daily Sessions, revoke retries): run 'make worker' in another terminal."
-	FLASK_DEBUG=1 $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT) --with-threads
+	FLASK_DEBUG=1 ZOOM_SIM_BASE_URL=http://$(HOST):$(PORT)/zoom-sim \
+	  $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT) --with-threads
 
 worker: install
-	FLASK_DEBUG=1 $(BIN)/huey_consumer huey_app.huey --workers 2
+	FLASK_DEBUG=1 ZOOM_SIM_BASE_URL=http://$(HOST):$(PORT)/zoom-sim \
+	  $(BIN)/huey_consumer huey_app.huey --workers 2
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

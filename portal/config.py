@@ -71,6 +71,7 @@ class Config:
             "ZOOM_WEBHOOK_SECRET_TOKEN",
             "TOKEN_ENCRYPTION_KEYS",
             "HUEY_REDIS_URL",
+            "ZOOM_SIM_BASE_URL",
         ):
             if os.environ.get(key):
                 settings[key] = os.environ[key]

@@ -185,3 +185,23 @@ def test_simulator_is_not_mounted_with_real_credentials(database_url):
     assert "zoom_sim" not in app.extensions
     assert app.test_client().get("/zoom-sim/").status_code == 404
     assert SIM_BASE not in app.config["ZOOM_OAUTH_BASE_URL"]
+
+
+def test_rotate_keys_cli_reencrypts_under_the_new_key(app, auth, client, login_as, world, runner):
+    from cryptography.fernet import Fernet
+
+    from portal.zoom import ZoomClient
+    from portal.zoom.wiring import zoom_http, zoom_settings
+
+    tutor = login_as("tutor_a")
+    connect_as(auth, client, app, "licensed")
+    old_key = app.config["TOKEN_ENCRYPTION_KEYS"]
+    new_key = Fernet.generate_key().decode()
+    app.config["TOKEN_ENCRYPTION_KEYS"] = f"{new_key},{old_key}"
+    app.extensions.pop("zoom_settings", None)
+    result = runner.invoke(args=["portal", "rotate-keys"])
+    assert result.exit_code == 0 and "Re-encrypted 1 Zoom connection(s)" in result.output
+    app.config["TOKEN_ENCRYPTION_KEYS"] = new_key  # the old key is retired
+    app.extensions.pop("zoom_settings", None)
+    with ZoomClient(tutor, zoom_settings(app), http=zoom_http(app)) as zoom:
+        assert zoom.me()["email"] == "lena.licensed@example.com"

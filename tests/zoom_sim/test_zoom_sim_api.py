@@ -339,3 +339,11 @@ def test_unknown_api_path_answers_json(api, token):
 
 def test_start_is_anchored_on_the_simulated_clock(state):
     assert state.now() == START
+
+
+def test_meeting_ids_are_ascii_int64(api, token):
+    meeting = _create(api, token)
+    arabic = str(meeting["id"]).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    for ref in (arabic, "9" * 5000):
+        response = api("GET", f"/meetings/{ref}", token)
+        assert response.status_code == 404 and response.json()["code"] == 3001

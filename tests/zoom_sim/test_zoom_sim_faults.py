@@ -1,12 +1,15 @@
 """Every fault switch, through the Python API and through the control page's forms."""
 
+import base64
 import re
+import socket
 import time
 from datetime import timedelta
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
-from zoom_sim_helpers import TIMEOUT, token_request
+from zoom_sim_helpers import CLIENT_ID, CLIENT_SECRET, TIMEOUT, token_request
 
 BODY = {"topic": "Daily Session", "type": 2, "start_time": "2026-03-02T15:00:00Z"}
 
@@ -85,9 +88,39 @@ def test_drop_refresh_answer_with_500_after_rotating(state, sign_in, live, http)
 def test_drop_refresh_by_closing_the_connection(state, sign_in, live, http):
     token = sign_in()
     state.drop_next_refresh("close")
+    started = time.monotonic()
     with pytest.raises(requests.exceptions.ConnectionError):
-        _refresh(http, live, token["refresh_token"])
+        http.post(
+            f"{live}/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]},
+            auth=(CLIENT_ID, CLIENT_SECRET),
+            timeout=(2, 10),
+        )
+    assert time.monotonic() - started < 2  # closed at once, not after the 10 s read timeout
     assert _refresh(http, live, token["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_dropped_connection_is_closed_on_a_keep_alive_socket(state, sign_in, live):
+    token = sign_in()
+    state.drop_next_refresh("close")
+    parts = urlsplit(live)
+    body = urlencode({"grant_type": "refresh_token", "refresh_token": token["refresh_token"]})
+    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    head = (
+        f"POST /oauth/token HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: keep-alive\r\n"
+        f"Authorization: Basic {basic}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+        sock.sendall((head + body).encode())
+        started = time.monotonic()
+        try:
+            answer = sock.recv(1024)
+        except ConnectionResetError:
+            answer = b""
+        assert answer == b""  # no status line: the server closed the connection
+        assert time.monotonic() - started < 2
 
 
 def test_delete_meeting_behind_the_portals_back(state, api, access, receiver):

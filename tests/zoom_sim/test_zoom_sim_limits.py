@@ -151,3 +151,17 @@ def test_rate_limits_can_be_switched_off(sign_in, api, state):
     access = sign_in("licensed")["access_token"]
     for _ in range(5):
         assert api("GET", "/users/me/meetings", access).status_code == 200
+
+
+@pytest.mark.parametrize("sim_options", [{"plan": "free"}])
+def test_free_daily_cap_over_http_says_daily_limit(sign_in, api, state, sim_options):
+    access = sign_in("licensed")["access_token"]
+    state.limiter._daily[(state.user("licensed").account_id, "Medium")] = (START.date(), 2000)
+    limited = api("GET", "/users/me/meetings", access)
+    assert limited.status_code == 429
+    assert limited.headers["X-RateLimit-Type"] == "Daily-limit"
+    assert limited.headers["X-RateLimit-Category"] == "Medium"
+    assert limited.headers["X-RateLimit-Limit"] == "2000"
+    assert limited.headers["X-RateLimit-Remaining"] == "0"
+    assert limited.headers["Retry-After"] == "2026-03-03T00:00:00Z"
+    assert api("GET", "/users/me", access).headers["X-RateLimit-Type"] == "QPS"  # Light: fine

@@ -216,3 +216,112 @@ def test_the_bare_wsgi_app_serves_the_same_state_in_process():
             timeout=5,
         )
         assert me.json()["type"] == 1
+
+
+# meeting links of the mounted simulator ---------------------------------------------------------
+
+
+def test_mounted_simulator_links_meetings_to_its_own_pages():
+    app, state = _host_app()
+    state.config.webhook_url = None  # record events, POST nothing to whatever runs on :5000
+    base = "http://127.0.0.1:5000/zoom-sim"
+    assert state.config.meeting_url_base == base
+    meeting = state.create_daily_session("tutor1")
+    data = state.meeting_json(meeting)
+    assert data["join_url"] == f"{base}/j/{meeting.id}?pwd={meeting.encrypted_password}.1"
+    assert data["start_url"].startswith(f"{base}/s/{meeting.id}?zak=")
+    client = app.test_client()
+    host = client.get(data["start_url"])
+    assert host.status_code == 200 and "You are hosting Daily Session, meeting" in host.text
+    assert client.get(data["join_url"]).status_code == 200
+    zak = urlsplit(data["start_url"]).query.removeprefix("zak=")
+    ended = client.post(f"/zoom-sim/s/{meeting.id}/end", data={"zak": zak})  # exempt from CSRF
+    assert ended.status_code == 303 and meeting.status == "waiting"
+    assert client.get("/zoom-sim/j/meeting").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("value", "real"), [(True, True), ("1", True), ("yes", True), ("0", False), ("", False)]
+)
+def test_zoom_sim_real_urls_keeps_zooms_shapes(value, real):
+    _, state = _host_app(ZOOM_SIM_REAL_URLS=value)
+    data = state.meeting_json(state.create_daily_session("basic"))
+    expected = "https://us05web.zoom.us/" if real else "http://127.0.0.1:5000/zoom-sim/"
+    assert data["join_url"].startswith(expected + "j/")
+    assert data["start_url"].startswith(expected + "s/")
+
+
+@pytest.fixture
+def app_config(app_config):
+    """The portal's test settings with the simulator mounted."""
+    return {**app_config, "ZOOM_SIMULATOR": True, "ZOOM_CLIENT_ID": ""}
+
+
+def test_meeting_pages_inside_the_portal(app):
+    state = app.extensions["zoom_sim"]
+    state.config.webhook_url = None
+    meeting = state.create_meeting(
+        state.user("tutor2"), {"topic": "Daily Session", "settings": {"waiting_room": True}}
+    )
+    data = state.meeting_json(meeting)
+    client = app.test_client()
+    host = client.get(data["start_url"])
+    assert host.status_code == 200
+    assert "script-src 'self'" in host.headers["Content-Security-Policy"]
+    assert "<script" not in host.text and "style=" not in host.text
+    wait = client.get(data["join_url"] + "&uname=Dee")
+    assert "Please wait, the host will let you in soon" in wait.text
+    assert client.get(f"/zoom-sim/s/{meeting.id}?zak=forged").status_code == 403
+    zak = urlsplit(data["start_url"]).query.removeprefix("zak=")
+    ended = client.post(f"/zoom-sim/s/{meeting.id}/end", data={"zak": zak})
+    assert ended.status_code == 303
+    assert [d.event for d in state.webhooks.deliveries] == [
+        "meeting.started",
+        "meeting.participant_joined_waiting_room",
+        "meeting.ended",
+    ]
+
+
+def test_per_user_quota_429_carries_no_rate_limit_type_when_mounted():
+    app, state = _host_app()
+    client = app.test_client()
+    code = state.issue_code("licensed", "http://localhost/zoom/callback")
+    token = client.post(
+        "/zoom-sim/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": "http://localhost/zoom/callback",
+        },
+        auth=(state.config.client_id, state.config.client_secret),
+    ).json
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    ok = client.get("/zoom-sim/v2/users/me", headers=headers)
+    assert ok.headers["X-RateLimit-Type"] == "QPS"
+    for _ in range(100):
+        state.limiter.hit_user_quota(state.user("licensed").id, state.now(), 100, {})
+    limited = client.post("/zoom-sim/v2/users/me/meetings", json=BODY, headers=headers)
+    assert limited.status_code == 429 and limited.json["code"] == 429
+    assert "X-RateLimit-Type" not in limited.headers
+    assert "Retry-After" not in limited.headers
+    assert limited.headers["X-RateLimit-Category"] == "Medium"
+
+
+def test_per_user_quota_429_through_the_adapter(wsgi_session, state):
+    code = state.issue_code("licensed", REDIRECT_URI)
+    token = wsgi_session.post(
+        f"{BASE}/oauth/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI},
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        timeout=5,
+    ).json()
+    for _ in range(100):
+        state.limiter.hit_user_quota(state.user("licensed").id, state.now(), 100, {})
+    limited = wsgi_session.post(
+        f"{BASE}/v2/users/me/meetings",
+        json=BODY,
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        timeout=5,
+    )
+    assert limited.status_code == 429
+    assert "X-RateLimit-Type" not in limited.headers

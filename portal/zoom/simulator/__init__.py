@@ -10,6 +10,9 @@ External contract (shapes and codes follow ../shared/ZOOM_API.md; see each modul
   configured endpoint; URL validation; retries on the simulated clock.
 - Control page (`control.py`): `GET /` and `POST /control/<action>`; the same switches are Python
   methods on `SimulatorState` (`faults.py`).
+- Meeting pages (`pages.py`): `GET /s/<id>?zak=` (host starts the meeting) and
+  `GET /j/<id>?pwd=[&uname=]` (participant joins or waits), the targets of start_url/join_url
+  when `SimConfig.meeting_url_base` is set.
 
 Mounting inside the portal: `register_simulator(app, csrf)`
 - builds a `SimulatorState` into `app.extensions["zoom_sim"]` and registers the blueprint at
@@ -25,6 +28,10 @@ Mounting inside the portal: `register_simulator(app, csrf)`
 - base URL: `ZOOM_SIM_BASE_URL` (default `http://127.0.0.1:5000/zoom-sim`, set when unset);
   `ZOOM_OAUTH_BASE_URL` becomes it and `ZOOM_API_BASE_URL` becomes it + `/v2`, but only while they
   still hold the real-Zoom defaults (`https://zoom.us`, `https://api.zoom.us/v2`) or are empty;
+- meeting links: `meeting_url_base` is the base URL too, so join_url is `{base}/j/<id>?pwd=...`,
+  start_url `{base}/s/<id>?zak=...` and personal_meeting_url `{base}/j/<pmi>`, served by
+  `pages.py` and clickable with no internet; a truthy `ZOOM_SIM_REAL_URLS` keeps Zoom's real
+  `https://<cluster>web.zoom.us/...` shapes instead;
 - webhooks go to `ZOOM_SIM_WEBHOOK_URL` (default: `/webhooks/zoom` on the origin of
   `ZOOM_SIM_BASE_URL`), signed with `ZOOM_WEBHOOK_SECRET_TOKEN` or a dev default, which is then
   also written to `ZOOM_WEBHOOK_SECRET_TOKEN` (and `ZOOM_SIM_WEBHOOK_SECRET_TOKEN`) when empty so
@@ -41,7 +48,7 @@ Standalone: `create_sim_app(**SimConfig fields)` and `run_live(app)` (see `live.
 import logging
 from urllib.parse import urlsplit
 
-from . import api, control, oauth  # noqa: E402,F401,I001  (register the views on bp)
+from . import api, control, oauth, pages  # noqa: E402,F401,I001  (register the views on bp)
 from .blueprint import bp
 from .errors import OAuthError, ZoomError
 from .live import create_sim_app, run_live
@@ -53,6 +60,7 @@ DEFAULT_BASE_URL = "http://127.0.0.1:5000" + PREFIX
 REAL_OAUTH_BASE_URL = "https://zoom.us"
 REAL_API_BASE_URL = "https://api.zoom.us/v2"
 DEV_WEBHOOK_SECRET = "zoom-sim-dev-webhook-secret"
+FALSE_WORDS = {"", "0", "false", "no", "off"}
 
 __all__ = [
     "ManualClock",
@@ -96,6 +104,7 @@ def register_simulator(app, csrf=None):
         "redirect_uris": redirect_uris,
         "webhook_url": webhook_url,
         "webhook_secret": webhook_secret,
+        "meeting_url_base": None if _truthy(cfg.get("ZOOM_SIM_REAL_URLS")) else base_url,
     }
     options.update(cfg.get("ZOOM_SIM_OPTIONS") or {})
     state = SimulatorState(SimConfig(**options), clock=cfg.get("ZOOM_SIM_CLOCK"))
@@ -123,3 +132,10 @@ def register_simulator(app, csrf=None):
             PREFIX,
         )
     return state
+
+
+def _truthy(value):
+    """Read a boolean setting that may come from the environment as a string."""
+    if isinstance(value, str):
+        return value.strip().lower() not in FALSE_WORDS
+    return bool(value)

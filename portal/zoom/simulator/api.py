@@ -41,8 +41,6 @@ LABELS = {
 @bp.errorhandler(ZoomError)
 def zoom_error(exc):
     """Answer an API error with Zoom's JSON body and any rate-limit headers."""
-    if exc.status == 429:
-        g.zoom_sim_headers = {}  # a 429 carries exactly the headers it was raised with
     body = exc.body()
     if get_state().config.localized_errors and exc.code in LOCALIZED_MESSAGES:
         body["message"] = LOCALIZED_MESSAGES[exc.code]
@@ -104,7 +102,8 @@ def _count_quota(state, user):
 @api_call("user")
 def get_user(state, user, user_ref):
     """Return the token's user."""
-    return json_response(_own_user(user, user_ref).to_json(state.now()))
+    found = _own_user(user, user_ref)
+    return json_response(found.to_json(state.now(), state.config.meeting_url_base))
 
 
 @bp.route("/v2/users/<user_ref>/settings", methods=["GET"])

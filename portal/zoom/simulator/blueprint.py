@@ -1,6 +1,8 @@
 """The simulator's blueprint (`zoom_sim`) and response helpers shared by its views.
 
-Every response carries `x-zm-trackingid` (`v=2.0;clid=<cluster>;rid=WEB_<hex>`). JSON is
+Every response carries `x-zm-trackingid` (`v=2.0;clid=<cluster>;rid=WEB_<hex>`) and, after the
+rate limiter counted the call, its `X-RateLimit-*` headers; a 429 carries only the headers it was
+raised with (Zoom's per-user 429 has no `X-RateLimit-Type`, ZOOM_API.md §5, §9.5). JSON is
 compact with keys in Zoom's order and `Content-Type: application/json`.
 """
 
@@ -73,11 +75,15 @@ def injected_failure(state, scope):
 def dropped_connection():
     """Return a response whose body aborts before any byte is sent.
 
-    Under Werkzeug's server the socket is shut down first, so the client sees the connection
-    close with no status line; under the WSGI transport the `ConnectionAbortedError` becomes
+    Raising alone is not enough over real HTTP: Werkzeug's server then sends nothing, and as no
+    `Connection: close` went out it keeps the HTTP/1.1 connection open waiting for the next
+    request, so the client hangs until its read timeout. So the socket (`werkzeug.socket`, or
+    gunicorn's `gunicorn.socket`) is shut down first and the client sees the connection close with
+    no status line at once; under the WSGI transport the `ConnectionAbortedError` becomes
     `requests.exceptions.ConnectionError`. Either way the client gets no answer.
     """
-    sock = request.environ.get("werkzeug.socket")
+    environ = request.environ
+    sock = environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
 
     def body():
         if sock is not None:
@@ -96,6 +102,7 @@ def add_tracking_id(response):
     response.headers.setdefault(
         "x-zm-trackingid", f"v=2.0;clid={cluster};rid=WEB_{secrets.token_hex(16)}"
     )
-    for key, value in getattr(g, "zoom_sim_headers", {}).items():
-        response.headers.setdefault(key, value)
+    if response.status_code != 429:  # a 429 keeps exactly the headers it was raised with
+        for key, value in getattr(g, "zoom_sim_headers", {}).items():
+            response.headers.setdefault(key, value)
     return response

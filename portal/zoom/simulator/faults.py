@@ -8,7 +8,8 @@ Behind the portal's back:
 `zoom_delete_meeting`, `create_daily_session`, `revoke_user_tokens`, `deauthorize`,
 `set_user_type`/`downgrade_to_basic`, `set_login_method`, `delete_user`, `expire_meeting`,
 `expire_access_tokens`. Live meetings: `start_meeting`, `end_meeting`, `participant_waiting`,
-`admit_participant`, `join_participant`, `leave_participant` (each emits its webhook).
+`admit_participant`, `join_participant`, `leave_participant` (each emits its webhook; with
+`deliver=False` it is only queued, for a view to `webhooks.flush()` after its response).
 """
 
 import hashlib
@@ -176,7 +177,7 @@ class FaultsMixin:
 
     # live meetings ------------------------------------------------------------------------------
 
-    def start_meeting(self, meeting_id):
+    def start_meeting(self, meeting_id, *, deliver=True):
         """The host starts the meeting: `status` becomes "started", `meeting.started` is sent."""
         with self.lock:
             meeting = self.find_meeting(meeting_id)
@@ -184,9 +185,9 @@ class FaultsMixin:
             meeting.started_at = self.now()
             meeting.ended_at = None
             payload = self._meeting_payload(meeting)
-        return self.webhooks.emit("meeting.started", payload)
+        return self.webhooks.emit("meeting.started", payload, deliver=deliver)
 
-    def end_meeting(self, meeting_id):
+    def end_meeting(self, meeting_id, *, deliver=True):
         """The host ends the meeting: `meeting.ended` with `end_time`; status back to "waiting"."""
         with self.lock:
             meeting = self.find_meeting(meeting_id)
@@ -197,20 +198,20 @@ class FaultsMixin:
             for participant in meeting.participants.values():
                 participant["state"] = "left"
             payload = self._meeting_payload(meeting, end_time=iso(meeting.ended_at))
-        return self.webhooks.emit("meeting.ended", payload)
+        return self.webhooks.emit("meeting.ended", payload, deliver=deliver)
 
-    def participant_waiting(self, meeting_id, name="Student", email=""):
+    def participant_waiting(self, meeting_id, name="Student", email="", *, deliver=True):
         """A participant arrives in the waiting room; returns the participant id."""
-        return self._participant_event(meeting_id, None, "waiting", name, email)
+        return self._participant_event(meeting_id, None, "waiting", name, email, deliver=deliver)
 
-    def admit_participant(self, meeting_id, participant_id):
+    def admit_participant(self, meeting_id, participant_id, *, deliver=True):
         """The host admits a waiting participant (`participant_admitted`, then `_joined`)."""
-        self._participant_event(meeting_id, participant_id, "admitted")
-        return self._participant_event(meeting_id, participant_id, "joined")
+        self._participant_event(meeting_id, participant_id, "admitted", deliver=deliver)
+        return self._participant_event(meeting_id, participant_id, "joined", deliver=deliver)
 
-    def join_participant(self, meeting_id, name="Student", email=""):
+    def join_participant(self, meeting_id, name="Student", email="", *, deliver=True):
         """A participant joins a started meeting directly; returns the participant id."""
-        return self._participant_event(meeting_id, None, "joined", name, email)
+        return self._participant_event(meeting_id, None, "joined", name, email, deliver=deliver)
 
     def leave_participant(self, meeting_id, participant_id):
         """A participant leaves (`meeting.participant_left` with `leave_time`)."""
@@ -261,7 +262,9 @@ class FaultsMixin:
         obj.update(extra)
         return {"account_id": host.account_id, "object": obj}
 
-    def _participant_event(self, meeting_id, participant_id, action, name="", email=""):
+    def _participant_event(
+        self, meeting_id, participant_id, action, name="", email="", *, deliver=True
+    ):
         with self.lock:
             meeting = self.find_meeting(meeting_id)
             now = iso(self.now())
@@ -296,5 +299,5 @@ class FaultsMixin:
             if action == "left":
                 public["leave_reason"] = "left the meeting."
             payload = self._meeting_payload(meeting, participant=public)
-        self.webhooks.emit(event, payload)
+        self.webhooks.emit(event, payload, deliver=deliver)
         return str(participant_id)

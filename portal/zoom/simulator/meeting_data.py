@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .users import iso
+from .users import iso, meeting_url_base
 
 
 def default_settings(user):
@@ -44,6 +44,19 @@ def default_settings(user):
         "approved_or_denied_countries_or_regions": {"enable": False},
         "breakout_room": {"enable": False},
     }
+
+
+def format_meeting_number(meeting_id):
+    """Return a meeting id as Zoom prints it: 3-4-4 for 11 digits, 3-3-4 for 10, 3-3-3 for 9."""
+    digits = str(meeting_id)
+    groups = {11: (3, 4, 4), 10: (3, 3, 4), 9: (3, 3, 3)}.get(len(digits))
+    if groups is None:
+        return digits
+    parts, start = [], 0
+    for size in groups:
+        parts.append(digits[start : start + size])
+        start += size
+    return " ".join(parts)
 
 
 def numeric_passcode(password):
@@ -85,8 +98,18 @@ class Meeting:
 
     @property
     def join_url(self):
-        base = f"https://{self.cluster}web.zoom.us/j/{self.id}"
-        return f"{base}?pwd={self.encrypted_password}.1" if self.password else base
+        """Return Zoom's real-shaped join URL (`https://<cluster>web.zoom.us/j/<id>?pwd=...`)."""
+        return self.join_url_on(None)
+
+    @property
+    def pwd(self):
+        """Return the `pwd` query value of the join URL ("" without a passcode)."""
+        return f"{self.encrypted_password}.1" if self.password else ""
+
+    def join_url_on(self, base):
+        """Return the join URL under `base` (None: Zoom's own host for the meeting's cluster)."""
+        url = f"{meeting_url_base(base, self.cluster)}/j/{self.id}"
+        return f"{url}?pwd={self.pwd}" if self.password else url
 
     def event_object(self, id_as_string=True):
         """Return the `payload.object` of meeting webhooks (`id` is a string in most events)."""

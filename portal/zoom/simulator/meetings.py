@@ -3,7 +3,9 @@
 Shapes: 11-digit int64 `id` (10-digit PMI with `use_pmi`), 24-char base64 `uuid` ending `==`
 (every 4th meeting's uuid starts with `/`, every 4th+1 contains `//`, to exercise double encoding),
 `join_url` `https://<cluster>web.zoom.us/j/<id>?pwd=<encrypted>.1`, `start_url`
-`https://<cluster>web.zoom.us/s/<id>?zak=<JWT-looking token valid 2 h>` (new zak on every read),
+`https://<cluster>web.zoom.us/s/<id>?zak=<JWT-looking token valid 2 h>` (new zak on every read);
+with `SimConfig.meeting_url_base` set, both point at the simulator's own pages (`pages.py`):
+`{base}/j/<id>?pwd=...` and `{base}/s/<id>?zak=...`,
 `start_time` UTC `...Z` with `timezone` echoed, settings echoed with defaults.
 Rules: `waiting_room: true` forces `join_before_host: false`; a Basic (type 1) host asking for
 registration (`approval_type` 0/1), cloud recording or alternative hosts → 400 code 200
@@ -26,7 +28,7 @@ from .meeting_data import (
     make_zak,
     numeric_passcode,
 )
-from .users import iso
+from .users import iso, meeting_url_base
 from .validation import clean_meeting_fields, merge_settings, zone
 
 ALNUM = string.ascii_letters + string.digits
@@ -91,7 +93,7 @@ class MeetingsMixin:
                 "agenda": meeting.agenda,
                 "created_at": iso(meeting.created_at),
                 "start_url": self._start_url(meeting),
-                "join_url": meeting.join_url,
+                "join_url": self.join_url(meeting),
                 "password": meeting.password,
                 "h323_password": numeric_passcode(meeting.password),
                 "pstn_password": numeric_passcode(meeting.password),
@@ -135,24 +137,41 @@ class MeetingsMixin:
                 "timezone": meeting.timezone,
                 "agenda": meeting.agenda[:250],
                 "created_at": iso(meeting.created_at),
-                "join_url": meeting.join_url,
+                "join_url": self.join_url(meeting),
             }
         )
         if meeting.is_pmi:
             data["pmi"] = str(meeting.id)
         return data
 
+    def join_url(self, meeting):
+        """Return the meeting's join URL (Zoom's host, or `config.meeting_url_base`)."""
+        return meeting.join_url_on(self.config.meeting_url_base)
+
     def start_url_valid(self, start_url):
         """Return whether the zak inside a `start_url` is one we issued and is unexpired."""
         zak = start_url.rpartition("zak=")[2]
         with self.lock:
-            expires = self.zaks.get(zak)
-        return expires is not None and self.now() < expires
+            issued = self.zaks.get(zak)
+        return issued is not None and self.check_zak(issued[0], zak) is None
+
+    def check_zak(self, meeting_id, zak):
+        """Return why `zak` cannot start `meeting_id` ("unknown", "expired", "other meeting")
+        or None when it can."""
+        with self.lock:
+            issued = self.zaks.get(zak or "")
+        if issued is None:
+            return "unknown"
+        for_meeting, expires = issued
+        if for_meeting != int(meeting_id):
+            return "other meeting"
+        return "expired" if self.now() >= expires else None
 
     def find_meeting(self, ref):
         """Return the meeting with numeric id or (possibly double-encoded) uuid, else raise 3001."""
+        ref = str(ref)
         with self.lock:
-            if str(ref).isdigit():
+            if ref.isascii() and ref.isdigit() and len(ref) <= 19:  # int64
                 found = self.meetings.get(int(ref))
             else:
                 candidates = {ref, unquote(ref), unquote(unquote(ref))}
@@ -318,8 +337,9 @@ class MeetingsMixin:
 
     def _start_url(self, meeting):
         zak, expires = make_zak(meeting, self.now(), self.config.zak_lifetime)
-        self.zaks[zak] = expires
-        return f"https://{meeting.cluster}web.zoom.us/s/{meeting.id}?zak={zak}"
+        self.zaks[zak] = (meeting.id, expires)
+        base = meeting_url_base(self.config.meeting_url_base, meeting.cluster)
+        return f"{base}/s/{meeting.id}?zak={zak}"
 
     def _new_meeting_id(self):
         while True:

@@ -79,6 +79,11 @@ class SimConfig:
     webhook_timeout: float = 3.0
     legacy_deauth_fields: bool = False  # add "user_data_retention": "false" to app_deauthorized
     localized_errors: bool = False  # answer some API error messages in Russian, as Zoom can
+    # Where join_url/start_url/personal_meeting_url point: None → Zoom's real
+    # https://<cluster>web.zoom.us/...; a URL (the simulator's own base, e.g.
+    # http://127.0.0.1:5000/zoom-sim) → {base}/j/<id>?pwd=... and {base}/s/<id>?zak=..., served
+    # by the simulator's meeting pages so links work offline.
+    meeting_url_base: str | None = None
 
     def granted_scopes(self):
         """Return the scopes a new grant carries."""

@@ -50,6 +50,11 @@ def stable_number(text, digits):
     return low + value % (9 * low)
 
 
+def meeting_url_base(base, cluster):
+    """Return where join/start links point: `base` if set, else Zoom's web host of `cluster`."""
+    return base.rstrip("/") if base else f"https://{cluster}web.zoom.us"
+
+
 def iso(dt):
     """Format an aware datetime as Zoom does: UTC, seconds precision, `Z` suffix."""
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -105,8 +110,8 @@ class SimUser:
         """Return whether `user_ref` (an id or an email) names this user."""
         return user_ref == self.id or user_ref.lower() == self.email.lower()
 
-    def to_json(self, now):
-        """Return the `GET /v2/users/{userId}` body."""
+    def to_json(self, now, url_base=None):
+        """Return the `GET /v2/users/{userId}` body (`url_base`: see `meeting_url_base`)."""
         return {
             "id": self.id,
             "first_name": self.first_name,
@@ -117,7 +122,7 @@ class SimUser:
             "role_name": "Owner",
             "pmi": self.pmi,
             "use_pmi": False,
-            "personal_meeting_url": f"https://{self.cluster}web.zoom.us/j/{self.pmi}",
+            "personal_meeting_url": f"{meeting_url_base(url_base, self.cluster)}/j/{self.pmi}",
             "timezone": self.timezone,
             "verified": 1,
             "dept": "",

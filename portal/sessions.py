@@ -51,6 +51,8 @@ class DatabaseSessionInterface(SessionInterface):
     """Store sessions in the ``web_session`` table."""
 
     def open_session(self, app, request):
+        if request.path.startswith(app.static_url_path + "/"):
+            return ServerSession()  # static files need no session (and no query)
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid or len(sid) > 100:
             return ServerSession()

@@ -147,14 +147,20 @@ def _register_blueprints(app):
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .main import bp as main_bp
+    from .student import bp as student_bp
+    from .student import join_bp
     from .tutor import bp as tutor_bp
     from .tutor.connect import bp as zoom_bp
+    from .webhooks import register as register_webhooks
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(tutor_bp, url_prefix="/tutor")
     app.register_blueprint(zoom_bp, url_prefix="/zoom")
+    app.register_blueprint(student_bp, url_prefix="/student")
+    app.register_blueprint(join_bp, url_prefix="/join")
+    register_webhooks(app, csrf)  # POST /webhooks/zoom (the one CSRF-exempt view), /live
     if app.config["ZOOM_SIMULATOR"]:
         try:
             from .zoom.simulator import register_simulator

@@ -61,6 +61,12 @@ def load_demo():
     tutor2 = User.by_email("tutor2@demo.edu")
     # A stale personal-room link, the classic misconfiguration the portal detects.
     accounts.set_connect_link(tutor2, "https://zoom.us/j/5551234567")
+    if current_app.config.get("ZOOM_SIMULATOR"):
+        # Broken tutors for the health dashboard; their Zoom side is made in the server
+        # process the first time an administrator opens Health (portal/health/demo.py).
+        from .health import demo as health_demo
+
+        created.extend(health_demo.add_people())
     return created
 
 
@@ -76,6 +82,8 @@ def demo(if_empty):
             fail("The database already has users; run demo on an empty database.")
         _run(load_demo)
     click.echo("Demo institution loaded: Math Center (Virtual Meetings on), Writing Center.")
+    if current_app.config.get("ZOOM_SIMULATOR"):
+        click.echo("Math Center also has broken tutors: open Health as an administrator.")
     _print_logins()
 
 
@@ -197,6 +205,69 @@ def provision_command(day):
     click.echo(f"Provisioned Daily Sessions: {counts}.")
     if report["failed"]:
         raise SystemExit(1)
+
+
+def _center_id(name):
+    try:
+        return accounts.center_by_name(name).id
+    except ValidationError as exc:
+        fail(str(exc))
+
+
+@portal_cli.command("health-scan")
+@click.option("--center", "center_name", default=None, help="Only this center's tutors.")
+def health_scan_command(center_name):
+    """Run every health check now and print what changed."""
+    from .health import runs
+    from .health.checks import title
+
+    with database.connection_context():
+        centers = [_center_id(center_name)] if center_name is not None else None
+        try:
+            app = current_app._get_current_object()  # the scan's worker threads need the app
+            scan, report = runs.run_now(app, centers=centers, trigger="cli")
+        except runs.ScanBusy as busy:
+            fail(f"A health check is already running (scan {busy.scan.id}); try again later.")
+    click.echo(
+        f"Health check done: {report.tutors} tutor(s) checked with Zoom in "
+        f"{report.calls} call(s); {report.opened} new, {report.refreshed} still present, "
+        f"{report.resolved} resolved."
+    )
+    for check, count in sorted(report.open_by_check.items()):
+        click.echo(f"  {count:>5}  {title(check)} ({check})")
+    if report.unchecked:
+        click.echo(f"Zoom could not be asked about {report.unchecked} tutor(s) (could_not_check).")
+    if report.skipped:
+        click.echo(f"Skipped (no data yet): {', '.join(report.skipped)}.")
+
+
+@portal_cli.command("findings")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option(
+    "--status", type=click.Choice(["open", "resolved", "all"]), default="open", show_default=True
+)
+@click.option("--center", "center_name", default=None, help="Only this center's findings.")
+def findings_command(fmt, status, center_name):
+    """Print findings as CSV: check,severity,center,tutor_email,detail,first_seen,last_seen."""
+    from .health import dashboard, export
+
+    with database.connection_context():
+        centers = {_center_id(center_name)} if center_name is not None else None
+        query = dashboard.filtered(centers, dashboard.Filters(status=status))
+        for chunk in export.findings_csv(query):
+            click.echo(chunk, nl=False)
+
+
+@portal_cli.command("audit-log")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+def audit_log_command(fmt):
+    """Print the whole audit log as CSV (time,actor,action,center,target,before,after)."""
+    from .health import export
+    from .models import AuditEntry
+
+    with database.connection_context():
+        for chunk in export.audit_csv(AuditEntry.select()):
+            click.echo(chunk, nl=False)
 
 
 def register_cli(app):

@@ -72,9 +72,18 @@ class Config:
             "TOKEN_ENCRYPTION_KEYS",
             "HUEY_REDIS_URL",
             "ZOOM_SIM_BASE_URL",
+            "WEBHOOK_PROCESSING",
         ):
             if os.environ.get(key):
                 settings[key] = os.environ[key]
+        tolerance = os.environ.get("ZOOM_WEBHOOK_TOLERANCE_SECONDS")
+        if tolerance:
+            try:
+                settings["ZOOM_WEBHOOK_TOLERANCE_SECONDS"] = int(tolerance)
+            except ValueError:
+                raise ConfigError(
+                    "ZOOM_WEBHOOK_TOLERANCE_SECONDS must be a whole number of seconds."
+                ) from None
         if os.environ.get("SESSION_COOKIE_SECURE") is not None:
             settings["SESSION_COOKIE_SECURE"] = _flag("SESSION_COOKIE_SECURE")
         return settings

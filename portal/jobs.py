@@ -55,9 +55,60 @@ def create_huey(app):
 
         return in_app(purge_expired)
 
+    # Enqueued by POST /webhooks/zoom right after it committed a new delivery; the
+    # minutely run picks up anything whose enqueue was lost. Zoom is never called.
+    # Nothing is returned, so no result piles up in huey's store per delivery.
+    def apply_webhooks():
+        from .webhooks.effects import process_pending
+
+        counts = in_app(process_pending)
+        if counts:
+            log.info("webhook deliveries processed: %s", counts)
+
+    @huey.task(name="process_webhooks")
+    def process_webhooks():
+        apply_webhooks()
+
+    @huey.periodic_task(crontab(minute="*"), name="sweep_webhooks")
+    def sweep_webhooks():
+        apply_webhooks()
+
+    # Health checks (issue 6): every 30 minutes, and "Run health check now" from the
+    # dashboard when HEALTH_SCAN_RUNNER is "huey". One scan at a time (the row's lock).
+    @huey.periodic_task(crontab(minute="*/30"), name="health_scan")
+    def health_scan():
+        from .health import runs
+
+        def scan():
+            try:
+                _row, report = runs.run_now(app, trigger="schedule")
+            except runs.ScanBusy:
+                return None
+            return {"opened": report.opened, "resolved": report.resolved}
+
+        return in_app(scan)
+
+    @huey.task(name="run_health_scan")
+    def run_health_scan(scan_id):
+        from .health import runs
+
+        in_app(lambda: runs.execute(app, scan_id))
+
     huey.portal_tasks = {
         "provision_daily_sessions": provision_daily_sessions,
         "retry_revocations": retry_revocations,
         "purge_sessions": purge_sessions,
+        "process_webhooks": process_webhooks,
+        "sweep_webhooks": sweep_webhooks,
+        "health_scan": health_scan,
+        "run_health_scan": run_health_scan,
     }
+    return huey
+
+
+def huey_for(app):
+    """The app's own huey (built once): web workers enqueue tasks through it."""
+    huey = app.extensions.get("huey")
+    if huey is None:
+        huey = app.extensions["huey"] = create_huey(app)
     return huey

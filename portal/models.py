@@ -318,3 +318,135 @@ MODELS = [
     WebSession,
     LoginAttempt,
 ]
+
+
+class MeetingParticipant(BaseModel):
+    """Someone Zoom reported in a Daily Session's meeting: waiting room, in the meeting, or gone.
+
+    The row is a summary recomputed from its ``PresenceEvent`` log (sorted by event
+    time), so deliveries that arrive twice or out of order converge on one state.
+    """
+
+    session = ForeignKeyField(DailySession, backref="participants", on_delete="CASCADE")
+    participant_key = CharField(max_length=64)  # participant_uuid, else user_id, else id
+    zoom_user_id = CharField(max_length=64, null=True)
+    participant_uuid = CharField(max_length=64, null=True)
+    name = CharField(max_length=200, default="")
+    email = CharField(max_length=254, null=True)
+    state = CharField(max_length=20, default="waiting")  # waiting | joined | left
+    waiting_since = DateTimeField(null=True)  # entered the waiting room (latest time)
+    admitted_at = DateTimeField(null=True)
+    joined_at = DateTimeField(null=True)  # first time in the meeting
+    left_at = DateTimeField(null=True)  # last time out; None while present
+    last_event_at = DateTimeField(null=True)
+    # The student who pressed Join, matched by exact e-mail or exact portal name only.
+    student = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+    appointment = ForeignKeyField(Appointment, null=True, on_delete="SET NULL", backref="+")
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("session", "participant_key"), True),)
+
+
+class PresenceEvent(BaseModel):
+    """One waiting/admitted/joined/left event of a participant, at Zoom's event time."""
+
+    participant = ForeignKeyField(MeetingParticipant, backref="+", on_delete="CASCADE")
+    kind = CharField(max_length=20)  # waiting | admitted | joined | left
+    at = DateTimeField()
+    delivery = ForeignKeyField(WebhookDelivery, null=True, on_delete="SET NULL", backref="+")
+
+    class Meta:
+        indexes = ((("participant", "kind", "at"), True),)
+
+
+MODELS.extend([MeetingParticipant, PresenceEvent])
+
+
+# --- health checks (issue 6) -----------------------------------------------------------------
+
+
+class HealthScan(BaseModel):
+    """One run of the health checks: scope, progress and outcome (the dashboard polls it).
+
+    ``lock`` is ``"active"`` while the scan is queued or running and NULL afterwards;
+    its UNIQUE constraint lets only one scan run at a time.
+    """
+
+    status = CharField(max_length=12, default="queued")  # queued | running | done | failed
+    lock = CharField(max_length=10, null=True, unique=True)
+    trigger = CharField(max_length=20, default="manual")  # manual | schedule | cli | demo
+    requested_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+    centers = JSONTextField(null=True)  # center ids in scope; None = every center
+    total = IntegerField(default=0)  # tutors checked with Zoom
+    done = IntegerField(default=0)
+    calls = IntegerField(default=0)  # Zoom API calls made
+    unchecked = IntegerField(default=0)  # tutors Zoom could not be asked about
+    opened = IntegerField(default=0)
+    refreshed = IntegerField(default=0)
+    resolved = IntegerField(default=0)
+    error = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    started_at = DateTimeField(null=True)
+    heartbeat_at = DateTimeField(null=True)
+    finished_at = DateTimeField(null=True)
+
+    @classmethod
+    def finished(cls):
+        """Scans that ran to the end, newest first."""
+        return cls.select().where(cls.status == "done").order_by(cls.finished_at.desc())
+
+
+class HealthSnapshot(BaseModel):
+    """A center's readiness at the end of a scan ("12 of 14 tutors ready today")."""
+
+    scan = ForeignKeyField(HealthScan, backref="snapshots", on_delete="CASCADE")
+    center = ForeignKeyField(Center, on_delete="CASCADE", backref="+")
+    tutors = IntegerField(default=0)
+    ready = IntegerField(default=0)
+    open_findings = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+
+
+class TutorNotice(BaseModel):
+    """A message from an administrator shown on the tutor's Virtual Meetings panel.
+
+    A "reconnect" notice disappears by itself once the tutor connects Zoom again.
+    """
+
+    tutor = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    kind = CharField(max_length=20, default="reconnect")
+    message = TextField()
+    finding = ForeignKeyField(Finding, null=True, on_delete="SET NULL", backref="+")
+    sent_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+    created_at = DateTimeField(default=utcnow)
+    cleared_at = DateTimeField(null=True)
+
+
+class TutorDevice(BaseModel):
+    """A browser (the Join device cookie) a tutor pressed Start on: for the same_device check."""
+
+    tutor = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    device_id = CharField(max_length=64)
+    session = ForeignKeyField(DailySession, null=True, on_delete="SET NULL", backref="+")
+    seen_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("tutor", "device_id"), True),)
+
+
+# Indexes the health checks and the dashboard read through (migration 0004).
+Finding.add_index(
+    Finding.index(Finding.check, Finding.severity).where(Finding.resolved_at.is_null())
+)
+Finding.add_index(Finding.index(Finding.tutor))
+Finding.add_index(Finding.index(Finding.center))
+Finding.add_index(Finding.index(Finding.resolved_at))
+ZoomConnection.add_index(
+    ZoomConnection.index(ZoomConnection.zoom_user_id).where(ZoomConnection.ended_at.is_null())
+)
+ZoomConnection.add_index(
+    ZoomConnection.index(ZoomConnection.email).where(ZoomConnection.ended_at.is_null())
+)
+
+MODELS.extend([HealthScan, HealthSnapshot, TutorNotice, TutorDevice])

@@ -118,12 +118,12 @@ def test_book_creates_appointment_in_center_time(runner, world):
         "--kind",
         "online",
         "--at",
-        "2026-12-01T14:00",
+        "2099-12-01T14:00",
     )
     assert result.exit_code == 0, result.output
     appt = Appointment.get()
     # Center A is America/New_York: 14:00 local is 19:00 UTC in December
-    assert appt.start_at.isoformat() == "2026-12-01T19:00:00"
+    assert appt.start_at.isoformat() == "2099-12-01T19:00:00"
     assert (appt.end_at - appt.start_at).total_seconds() == 1800
     assert appt.kind == "online" and appt.status == "booked"
 
@@ -133,15 +133,15 @@ def test_book_creates_appointment_in_center_time(runner, world):
     [
         (["student.a@x.edu", "tutor.a@x.edu", "--at", "tomorrow"], "is not a date and time"),
         (
-            ["student.a@x.edu", "tutor.a@x.edu", "--at", "2026-12-01T14:00", "--kind", "zoom"],
+            ["student.a@x.edu", "tutor.a@x.edu", "--at", "2099-12-01T14:00", "--kind", "zoom"],
             "Kind must be one of",
         ),
-        (["tutor.a@x.edu", "tutor.a@x.edu", "--at", "2026-12-01T14:00"], "is not a student"),
-        (["student.a@x.edu", "student.a@x.edu", "--at", "2026-12-01T14:00"], "is not a tutor"),
-        (["student.a@x.edu", "tutor.b@x.edu", "--at", "2026-12-01T14:00"], "do not share a center"),
-        (["ghost@x.edu", "tutor.a@x.edu", "--at", "2026-12-01T14:00"], "No user has the e-mail"),
+        (["tutor.a@x.edu", "tutor.a@x.edu", "--at", "2099-12-01T14:00"], "is not a student"),
+        (["student.a@x.edu", "student.a@x.edu", "--at", "2099-12-01T14:00"], "is not a tutor"),
+        (["student.a@x.edu", "tutor.b@x.edu", "--at", "2099-12-01T14:00"], "do not share a center"),
+        (["ghost@x.edu", "tutor.a@x.edu", "--at", "2099-12-01T14:00"], "No user has the e-mail"),
         (
-            ["student.a@x.edu", "tutor.a@x.edu", "--at", "2026-12-01T14:00", "--minutes", "0"],
+            ["student.a@x.edu", "tutor.a@x.edu", "--at", "2099-12-01T14:00", "--minutes", "0"],
             "Length must be",
         ),
     ],
@@ -154,13 +154,13 @@ def test_book_rejects_bad_input(runner, world, args, message):
 
 
 def test_book_refuses_double_booking_and_online_without_virtual_meetings(runner, world):
-    args = ["book", "student.a@x.edu", "tutor.a@x.edu", "--at", "2026-12-01T14:00"]
+    args = ["book", "student.a@x.edu", "tutor.a@x.edu", "--at", "2099-12-01T14:00"]
     assert run(runner, *args).exit_code == 0
     make_user("s2@x.edu", "student", [world["a"]])
-    second = run(runner, "book", "s2@x.edu", "tutor.a@x.edu", "--at", "2026-12-01T14:00")
+    second = run(runner, "book", "s2@x.edu", "tutor.a@x.edu", "--at", "2099-12-01T14:00")
     assert second.exit_code == 1 and "already booked" in second.output
     make_user("s3@x.edu", "student", [world["b"]])
-    online_b = run(runner, "book", "s3@x.edu", "tutor.b@x.edu", "--at", "2026-12-01T14:00")
+    online_b = run(runner, "book", "s3@x.edu", "tutor.b@x.edu", "--at", "2099-12-01T14:00")
     assert online_b.exit_code == 1 and "Virtual Meetings is not enabled" in online_b.output
     in_person = run(
         runner,
@@ -168,7 +168,7 @@ def test_book_refuses_double_booking_and_online_without_virtual_meetings(runner,
         "s3@x.edu",
         "tutor.b@x.edu",
         "--at",
-        "2026-12-01T14:00",
+        "2099-12-01T14:00",
         "--kind",
         "in_person",
     )
@@ -181,3 +181,9 @@ def test_student_sees_booked_appointment_on_home(runner, login_as, client, world
     login_as("student_a")
     html = client.get("/home").get_data(as_text=True)
     assert "Tom Tutor" in html and "Center A" in html and "Online" in html
+
+
+def test_book_refuses_a_past_start(runner, world):
+    result = run(runner, "book", "student.a@x.edu", "tutor.a@x.edu", "--at", "2020-01-01T10:00")
+    assert result.exit_code == 1
+    assert Appointment.select().count() == 0

@@ -7,4 +7,4 @@ from ..auth.access import ADMIN_ROLES, require_roles
 bp = Blueprint("admin", __name__)
 bp.before_request(require_roles(*ADMIN_ROLES))
 
-from . import views  # noqa: E402,F401
+from . import health, joins, views  # noqa: E402,F401

@@ -1,6 +1,6 @@
 """Pages every signed-in user shares: the landing redirect and the student's home."""
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, make_response, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from peewee import JOIN
 
@@ -22,7 +22,11 @@ def index():
 @bp.route("/home")
 @login_required
 def home():
-    """A user's upcoming appointments (students book them; tutors are booked)."""
+    """A user's upcoming appointments (a student's home is their appointments page)."""
+    if current_user.role == "student":
+        from ..student.views import home_page
+
+        return home_page()
     field = Appointment.tutor if current_user.role == "tutor" else Appointment.student
     appointments = (
         Appointment.select(Appointment, Center, User)
@@ -38,6 +42,15 @@ def home():
         .limit(50)
     )
     return render_template("main/home.html", appointments=appointments)
+
+
+@bp.route("/healthz")
+def healthz():
+    """A trivial liveness answer for load balancers (and the Join benchmark's baseline)."""
+    response = make_response("ok\n")
+    response.mimetype = "text/plain"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/favicon.ico")

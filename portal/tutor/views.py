@@ -142,3 +142,82 @@ def setup():
         return render("tutor/setup.html", rows=None)
     rows = readiness.check_tutor(current_user, _factory)
     return render("tutor/setup.html", "partials/setup_rows.html", rows=rows)
+
+
+# --- Today: appointments, the walk-in queue, who was sent where (issue 5) -------------------
+
+from .. import appointments, join, walkins  # noqa: E402
+from ..models import utcnow  # noqa: E402
+
+
+def _today_context(tutor, center=None, error=None):
+    """Today's appointments, walk-in queues and JoinEvents of a tutor (database only)."""
+    centers = list(vm_centers(tutor))
+    now = utcnow()
+    days = {c.id: daily.center_today(c, now) for c in centers}
+    home = centers[0] if centers else None
+    start, end = appointments.day_bounds(home.timezone, days[home.id]) if home else (now, now)
+    return {
+        "centers": centers,
+        "days": days,
+        "appointments": {c.id: list(appointments.for_day(c, days[c.id], tutor)) for c in centers},
+        "queues": [_queue(c, error if c == center else None) for c in centers],
+        "events": list(join.events(None, start, end, tutor_id=tutor.id)),
+        "timezone": home.timezone if home else "UTC",
+        "local": appointments.to_local,
+        "format_number": daily.format_meeting_number,
+        "reasons": join.REASONS,
+        "destinations": join.DESTINATIONS,
+        "assign": False,
+    }
+
+
+def _queue(center, error=None):
+    return {"center": center, "entries": list(walkins.queue(center)), "error": error}
+
+
+def _queue_response(center, error=None):
+    """The queue fragment for htmx; the whole Today page otherwise."""
+    if not wants_partial():
+        return render("tutor/today.html", **_today_context(current_user, center, error))
+    return render(
+        "partials/walkin_queue.html",
+        q=_queue(center, error),
+        local=appointments.to_local,
+        assign=False,
+    )
+
+
+def _my_vm_center(center_id):
+    center = vm_centers(current_user).where(Center.id == center_id).first()
+    if center is None:
+        abort(404)
+    return center
+
+
+@bp.route("/today")
+def today():
+    """Today's appointments, the walk-in queue with Take, and where your students were sent."""
+    return render("tutor/today.html", **_today_context(current_user))
+
+
+@bp.route("/walk-ins/<int:center_id>")
+def walk_in_queue(center_id):
+    """One center's walk-in queue (htmx polls it on the Today page)."""
+    return _queue_response(_my_vm_center(center_id))
+
+
+@bp.route("/walk-ins/<int:center_id>/take", methods=["POST"])
+def take_walk_in(center_id):
+    """Take the next waiting student, or the chosen one, from a center's queue."""
+    center = _my_vm_center(center_id)
+    entry_id = request.form.get("entry_id", type=int)
+    try:
+        entry = walkins.take(center, current_user, entry_id, actor=current_user)
+        error = None
+    except walkins.WalkInError as exc:
+        entry, error = None, str(exc)
+    if wants_partial():
+        return _queue_response(center, error)
+    flash(error or f"{entry.student.name} is yours: they can Join your Daily Session now.")
+    return redirect(url_for("tutor.today"), 303)

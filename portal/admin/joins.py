@@ -1,0 +1,107 @@
+"""A center's day for administrators: appointments, the walk-in queue, who was sent where.
+
+Every view loads its center through ``center_or_404`` (the admin's own centers)
+and a tutor through ``member_or_404``: another center's objects are a 404.
+"""
+
+import datetime
+
+from flask import abort, flash, redirect, request, url_for
+from flask_login import current_user
+
+from .. import appointments, daily, join, walkins
+from ..auth.access import center_or_404, member_or_404, visible_centers
+from ..rendering import render, wants_partial
+from . import bp
+
+
+def _day(center):
+    """The ?date= of the request (YYYY-MM-DD), or the center's today."""
+    raw = request.args.get("date", "")
+    if not raw:
+        return daily.center_today(center)
+    try:
+        return datetime.date.fromisoformat(raw[:10])
+    except ValueError:
+        abort(400)
+
+
+def _context(center, day, tutor=None, error=None):
+    start, end = appointments.day_bounds(center.timezone, day)
+    return {
+        "center": center,
+        "day": day,
+        "today": daily.center_today(center),
+        "tutor": tutor,
+        "tutors": list(center.tutors()),
+        "appointments": list(appointments.for_day(center, day)),
+        "q": {"center": center, "entries": list(walkins.queue(center)), "error": error},
+        "events": list(join.events(center.id, start, end, tutor.id if tutor else None)),
+        "timezone": center.timezone,
+        "local": appointments.to_local,
+        "format_number": daily.format_meeting_number,
+        "reasons": join.REASONS,
+        "destinations": join.DESTINATIONS,
+        "assign": True,
+        "show_tutor": tutor is None,
+    }
+
+
+@bp.route("/today")
+def joins_today():
+    """Open the day page of the admin's first center."""
+    center = visible_centers(current_user).first()
+    if center is None:
+        return redirect(url_for("admin.centers"))
+    return redirect(url_for("admin.center_day", center_id=center.id))
+
+
+@bp.route("/centers/<int:center_id>/day")
+def center_day(center_id):
+    """A center's day: appointments, the walk-in queue (assign a tutor) and who was sent where."""
+    center = center_or_404(center_id)
+    return render(
+        "admin/joins_day.html",
+        centers=list(visible_centers(current_user)),
+        **_context(center, _day(center)),
+    )
+
+
+@bp.route("/centers/<int:center_id>/joins")
+def center_joins(center_id):
+    """Who was sent where, per tutor and per day (?tutor=<id>&date=YYYY-MM-DD)."""
+    center = center_or_404(center_id)
+    tutor_id = request.args.get("tutor", type=int)
+    tutor = member_or_404(center, tutor_id) if tutor_id is not None else None
+    if tutor is not None and tutor.role != "tutor":
+        abort(404)
+    return render(
+        "admin/joins.html", "partials/join_events.html", **_context(center, _day(center), tutor)
+    )
+
+
+@bp.route("/centers/<int:center_id>/walk-ins")
+def walk_in_queue(center_id):
+    """The center's walk-in queue with an Assign control per waiting student."""
+    center = center_or_404(center_id)
+    context = _context(center, daily.center_today(center))
+    return render("admin/joins_day.html", "partials/walkin_queue.html", **context)
+
+
+@bp.route("/centers/<int:center_id>/walk-ins/assign", methods=["POST"])
+def assign_walk_in(center_id):
+    """Give a waiting student to a tutor of this center."""
+    center = center_or_404(center_id)
+    tutor = member_or_404(center, request.form.get("tutor_id", type=int))
+    error = None
+    try:
+        entry = walkins.take(
+            center, tutor, request.form.get("entry_id", type=int), actor=current_user
+        )
+    except walkins.WalkInError as exc:
+        error = str(exc)
+    if wants_partial():
+        context = _context(center, daily.center_today(center), error=error)
+        return render("admin/joins_day.html", "partials/walkin_queue.html", **context)
+    flash(error or f"{entry.student.name} assigned to {tutor.name}.")
+    return redirect(url_for("admin.center_day", center_id=center.id), 303)

@@ -1,0 +1,69 @@
+"""connection_broken: the tutor's Zoom connection stopped working.
+
+A refresh failed (invalid_grant), the token was revoked, the app was deauthorized in
+Zoom, or the stored token failed its integrity check: the connection's status is no
+longer ``active``. One SQL query over current connections (the scan's Zoom calls
+mark a connection ``needs_reauth`` first when Zoom refuses it).
+"""
+
+from ...models import User, ZoomConnection
+from ..findings import Observation, tutor_key
+from ._common import home_center
+
+NAME = "connection_broken"
+TITLE = "Zoom connection broken"
+SEVERITY = "critical"
+MEANS = (
+    "The portal can no longer act on the tutor's Zoom account: the authorization was "
+    "revoked, expired, or the app was removed in Zoom. Today's Daily Session can't be "
+    "created or checked, and students are sent nowhere."
+)
+STEPS = (
+    "The tutor signs out of Zoom and back in (browser and desktop app) to be sure it is "
+    "the right account.",
+    "In Preferences → Virtual Meetings: Select meeting → “Disconnect Zoom Account”, then "
+    "“Connect to Zoom Account” → Authorize.",
+    "If no Authorize button appears, sign in to Zoom in the browser first.",
+)
+FIXES = ("notify_reconnect", "reverify")
+RESOLVED = "The Zoom connection works again (or was replaced)"
+WHY = {
+    "needs_reauth": "Zoom stopped accepting the portal's authorization",
+    "revoked": "the authorization was revoked",
+    "deauthorized": "the portal app was removed in Zoom",
+    "error": "the connection failed",
+}
+
+
+def run(ctx):
+    """Active tutors in scope whose current connection is not usable."""
+    query = (
+        ZoomConnection.select(
+            ZoomConnection.tutor,
+            User.name,
+            ZoomConnection.email,
+            ZoomConnection.status,
+            ZoomConnection.last_error,
+            ZoomConnection.updated_at,
+            home_center(User.id).alias("center_id"),
+        )
+        .join(User, on=(ZoomConnection.tutor == User.id))
+        .where(
+            ZoomConnection.ended_at.is_null(),
+            ZoomConnection.status != "active",
+            User.active == True,  # noqa: E712
+        )
+    )
+    found = []
+    for tutor_id, name, email, status, error, since, center_id in ctx.scoped(
+        query, ZoomConnection.tutor
+    ).tuples():
+        why = WHY.get(status, f"its status is {status}")
+        detail = (
+            f"{name}'s Zoom connection ({email}) stopped working: {why}. Students can't be "
+            "sent to their Daily Session until they connect Zoom again."
+        )
+        evidence = {"zoom_email": email, "status": status, "last_error": error, "since": since}
+        key = tutor_key(NAME, tutor_id)
+        found.append(Observation(NAME, key, SEVERITY, center_id, tutor_id, detail, evidence))
+    return found

@@ -1,0 +1,121 @@
+"""waiting_room_stuck: students waiting in a Daily Session's waiting room for too long.
+
+Needs the webhook presence tables (``meeting_participant``, migration 0003); without
+them the check is skipped (``available()`` is False) and its findings are left alone.
+One SQL query groups the participants still waiting by session; the center's
+``waiting_room_limit_minutes`` decides. Keys and criteria match the live board's
+(``portal.webhooks.presence``), so both keep one finding per session.
+"""
+
+import datetime
+
+from peewee import fn
+
+from ...db import database
+from ...models import Center, DailySession, User
+from ..findings import Observation, finding_key
+from ._common import plural
+
+NAME = "waiting_room_stuck"
+TITLE = "Students stuck in the waiting room"
+SEVERITY = "warning"
+MEANS = (
+    "Students have been in the Daily Session's waiting room longer than the center's "
+    "limit and nobody admitted them: the tutor has not started the session, or has not "
+    "noticed them."
+)
+STEPS = (
+    "Ask the tutor to start the Daily Session (Preferences → Virtual Meetings → Start) "
+    "and admit the students from Zoom's Participants list.",
+    "If the tutor can't be reached, let the students know and offer another time.",
+    "To let students in without admitting them, switch the waiting room off in the "
+    "center's settings (it applies from the next Daily Session).",
+)
+FIXES = ("reverify",)
+RESOLVED = "Nobody is waiting too long any more"
+DEFAULT_LIMIT = 5
+STALE = datetime.timedelta(hours=12)  # a "waiting" row older than this lost its left event
+
+
+def available():
+    """True when the webhook presence table exists."""
+    try:
+        from ...models import MeetingParticipant  # noqa: F401
+    except ImportError:
+        return False
+    return database.table_exists("meeting_participant")
+
+
+def run(ctx):
+    """Sessions (of tutors in scope) with someone waiting past the center's limit."""
+    from ...models import MeetingParticipant
+
+    query = (
+        MeetingParticipant.select(
+            DailySession.id,
+            DailySession.tutor,
+            DailySession.center,
+            DailySession.status,
+            DailySession.zoom_meeting_id,
+            User.name,
+            Center.waiting_room_limit_minutes,
+            fn.COUNT(MeetingParticipant.id),
+            fn.MIN(MeetingParticipant.waiting_since),
+        )
+        .join(DailySession, on=(MeetingParticipant.session == DailySession.id))
+        .join(User, on=(DailySession.tutor == User.id))
+        .switch(DailySession)
+        .join(Center, on=(DailySession.center == Center.id))
+        .where(
+            MeetingParticipant.state == "waiting",
+            MeetingParticipant.waiting_since >= ctx.now - STALE,
+            DailySession.status != "missing",
+        )
+        .group_by(
+            DailySession.id,
+            DailySession.tutor,
+            DailySession.center,
+            DailySession.status,
+            DailySession.zoom_meeting_id,
+            User.name,
+            Center.waiting_room_limit_minutes,
+        )
+    )
+    found = []
+    for row in ctx.scoped(query, DailySession.tutor).tuples():
+        session_id, tutor_id, center_id, status, meeting_id, name, limit, count, since = row
+        limit = limit or DEFAULT_LIMIT
+        waited = ctx.now - since
+        if waited <= datetime.timedelta(minutes=limit):
+            continue
+        minutes = int(waited.total_seconds() // 60)
+        host = (
+            f"{name} is in the meeting but has not admitted them."
+            if status == "live"
+            else "The Daily Session has not been started, so nobody can admit them."
+        )
+        detail = (
+            f"{plural(count, 'person has', 'people have')} been waiting in {name}'s waiting "
+            f"room for up to {minutes} minutes (this center's limit is {limit}). {host}"
+        )
+        evidence = {
+            "source": "scan",
+            "session": session_id,
+            "meeting_id": meeting_id,
+            "waiting": count,
+            "longest_minutes": minutes,
+            "host_present": status == "live",
+        }
+        found.append(
+            Observation(
+                NAME,
+                finding_key(NAME, "session", session_id),
+                SEVERITY,
+                center_id,
+                tutor_id,
+                detail,
+                evidence,
+                subject=("session", session_id),
+            )
+        )
+    return found

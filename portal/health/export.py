@@ -1,0 +1,123 @@
+"""CSV exports: findings (DESIGN §8's exact columns) and the audit log.
+
+Spreadsheets run a cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab or
+carriage return) as a formula, so such cells get a leading apostrophe (OWASP's
+"CSV injection" advice); the csv module quotes commas, quotes and newlines.
+Rows are streamed in batches, never built as one list.
+"""
+
+import csv
+import io
+import json
+
+from peewee import JOIN
+
+from ..audit import action_label
+from ..models import AuditEntry, Center, Finding, User
+
+FINDING_COLUMNS = (
+    "check",
+    "severity",
+    "center",
+    "tutor_email",
+    "detail",
+    "first_seen",
+    "last_seen",
+)
+AUDIT_COLUMNS = ("time", "actor", "action", "center", "target", "before", "after")
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value):
+    """One CSV cell: text, formula-proofed."""
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat() + ("Z" if getattr(value, "tzinfo", 1) is None else "")
+    text = str(value)
+    if text.startswith(DANGEROUS):
+        return "'" + text
+    return text
+
+
+def _stream(header, rows):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for count, row in enumerate(rows, 1):
+        writer.writerow([cell(v) for v in row])
+        if count % 500 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def findings_rows(query):
+    """(check, severity, center, tutor_email, detail, first_seen, last_seen) per finding."""
+    Tutor = User.alias("tutor")
+    rows = (
+        query.select(
+            Finding.check,
+            Finding.severity,
+            Center.name,
+            Tutor.email,
+            Finding.detail,
+            Finding.first_seen,
+            Finding.last_seen,
+        )
+        .join(Center, JOIN.LEFT_OUTER, on=(Finding.center == Center.id))
+        .switch(Finding)
+        .join(Tutor, JOIN.LEFT_OUTER, on=(Finding.tutor == Tutor.id))
+        .order_by(Finding.first_seen, Finding.id)
+        .tuples()
+        .iterator()
+    )
+    return rows
+
+
+def findings_csv(query):
+    """Stream the findings of ``query`` (a Finding select) as CSV text chunks."""
+    return _stream(FINDING_COLUMNS, findings_rows(query))
+
+
+def audit_csv(query):
+    """Stream audit entries (an AuditEntry select) as CSV text chunks."""
+    Actor = User.alias("actor")
+    rows = (
+        query.select(
+            AuditEntry.created_at,
+            Actor.email,
+            AuditEntry.action,
+            Center.name,
+            AuditEntry.target_type,
+            AuditEntry.target_id,
+            AuditEntry.before,
+            AuditEntry.after,
+        )
+        .join(Actor, JOIN.LEFT_OUTER, on=(AuditEntry.actor == Actor.id))
+        .switch(AuditEntry)
+        .join(Center, JOIN.LEFT_OUTER, on=(AuditEntry.center == Center.id))
+        .order_by(AuditEntry.created_at, AuditEntry.id)
+        .tuples()
+        .iterator()
+    )
+
+    def shaped():
+        for when, actor, action, center, kind, target_id, before, after in rows:
+            target = f"{kind} {target_id}" if kind else ""
+            yield (
+                when,
+                actor or "command line",
+                f"{action} ({action_label(action)})",
+                center,
+                target,
+                _json(before),
+                _json(after),
+            )
+
+    return _stream(AUDIT_COLUMNS, shaped())
+
+
+def _json(value):
+    return "" if value is None else json.dumps(value, sort_keys=True, default=str)

@@ -1,0 +1,342 @@
+"""Join: where a student's Join button sends them, decided in one function (``resolve``).
+
+Resolution order (issue 5, DESIGN §6a):
+
+1. The tutor has a Zoom connection (any current one):
+   - ``active`` → today's Daily Session, read from the database; Zoom is not
+     called when today's row is known. When it is missing it is created lazily
+     through the claim protocol (``daily.ensure_daily_session``);
+   - broken (needs_reauth, revoked, …), or the session can't be created → the
+     student gets a plain "isn't ready" page and the center an open Finding.
+   A connected tutor's Connect Link is never used, whatever it holds.
+2. No connection → the tutor's Connect Link, only if the center allows them.
+3. Otherwise nowhere (page + Finding).
+
+A join URL is redirected to only if its host is Zoom's (``https``, ``zoom.us`` or
+``*.zoom.us``) or the mounted simulator's base URL (RELIABILITY §3.6). Every
+Join writes one JoinEvent. The hot path (today's session known) costs one
+SELECT (``targets.appointment_target``: the signed-in student, appointment,
+center, tutor, connection and session), and queues the JoinEvent for a
+background writer (``events.EventWriter``); see BENCHMARKS.md for why.
+"""
+
+import logging
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from peewee import IntegrityError
+
+from .. import daily
+from ..db import database, retry_locked, write_tx
+from ..models import Finding, User, utcnow
+from .events import EventWriter, events, record
+from .targets import (
+    OPENS_BEFORE,
+    SessionInfo,
+    Target,
+    appointment_target,
+    open_appointment,
+    tutor_target,
+)
+
+__all__ = [
+    "DESTINATIONS",
+    "OPENS_BEFORE",
+    "REASONS",
+    "Decision",
+    "EventWriter",
+    "SessionInfo",
+    "Target",
+    "appointment_target",
+    "closed_reason",
+    "events",
+    "is_zoom_join_url",
+    "open_appointment",
+    "open_finding",
+    "record",
+    "resolve",
+    "resolve_findings",
+    "tutor_target",
+    "url_checker",
+    "usable_connect_link",
+]
+
+log = logging.getLogger("portal.join")
+
+DAILY_SESSION = "daily_session"
+CONNECT_LINK = "connect_link"
+NOWHERE = "nowhere"
+
+REASONS = {
+    "session_known": "Today's Daily Session",
+    "session_created": "Today's Daily Session (prepared when the student pressed Join)",
+    "connect_link": "Connect Link: the tutor has no Zoom connection",
+    "connection_broken": "Nowhere: the tutor's Zoom connection stopped working",
+    "session_pending": "Nowhere: today's Daily Session was still being prepared",
+    "session_failed": "Nowhere: today's Daily Session could not be created",
+    "join_url_refused": "Nowhere: the Daily Session link did not point at Zoom",
+    "connect_link_not_allowed": "Nowhere: no Zoom connection; Connect Links are off",
+    "not_connected": "Nowhere: no Zoom connection and no Connect Link",
+    "no_tutor": "Nowhere: the appointment has no active tutor",
+}
+DESTINATIONS = {
+    DAILY_SESSION: "Daily Session",
+    CONNECT_LINK: "Connect Link",
+    NOWHERE: "Nowhere",
+}
+
+_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+@dataclass(slots=True)
+class Decision:
+    """Where one Join goes: destination kind, URL (None = nowhere), reason, meeting id."""
+
+    destination: str
+    url: str | None
+    reason: str
+    meeting_id: int | None = None
+    session: SessionInfo | None = None
+
+    @property
+    def label(self):
+        return REASONS.get(self.reason, self.reason)
+
+
+def closed_reason(target, now=None):
+    """Why this appointment can't be joined right now (a word), or None when it can."""
+    now = now or utcnow()
+    if target.status == "cancelled":
+        return "cancelled"
+    if target.kind == "walk_in":
+        if target.status == "waiting":
+            return "waiting"
+        if target.status != "assigned" or target.end_at <= now:
+            return "ended"
+        return None
+    if target.kind != "online":
+        return "in_person"
+    if target.status != "booked" or target.end_at <= now:
+        return "ended"
+    if now < target.start_at - OPENS_BEFORE:
+        return "not_yet"
+    return None
+
+
+# --- the decision ---------------------------------------------------------------------------
+
+
+def is_zoom_join_url(url):
+    """True for an https link on zoom.us or a subdomain, default port, no user info."""
+    parts = _split(url)
+    if parts is None or parts.scheme != "https" or parts.username or parts.password:
+        return False
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    return (host == "zoom.us" or host.endswith(".zoom.us")) and port in (None, 443)
+
+
+def _split(url):
+    if not url or not isinstance(url, str) or len(url) > 1000 or _UNSAFE.search(url):
+        return None
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
+
+
+def url_checker(simulator_base=None):
+    """A function telling whether a Daily Session join URL may be redirected to."""
+    prefix = None
+    if simulator_base:
+        base = urlsplit(simulator_base)
+        prefix = (base.scheme, base.netloc.lower(), base.path.rstrip("/") + "/")
+
+    def allowed(url):
+        if is_zoom_join_url(url):
+            return True
+        if prefix is None:
+            return False
+        parts = _split(url)
+        return (
+            parts is not None
+            and not parts.username
+            and (parts.scheme, parts.netloc.lower()) == prefix[:2]
+            and parts.path.startswith(prefix[2])
+        )
+
+    return allowed
+
+
+def usable_connect_link(url):
+    """The Connect Link if it is a plain http(s) address, else None."""
+    parts = _split(url)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return url
+
+
+def resolve(target, client_factory, url_allowed, now=None):
+    """Decide where this Join goes; may create today's session (claim protocol), never else Zoom."""
+    now = now or utcnow()
+    if target.tutor_id is None or not target.tutor_active:
+        return _nowhere(target, "no_tutor", now)
+    if target.connection_status is not None:
+        if target.connection_status != "active":
+            return _nowhere(target, "connection_broken", now)
+        session, reason = target.session, "session_known"
+        if session is None or not session.ready:
+            session, reason = _ensure(target, client_factory, now)
+            if session is None or not session.ready:
+                return _nowhere(target, reason, now, session)
+        if not url_allowed(session.join_url):
+            return _nowhere(target, "join_url_refused", now, session)
+        return Decision(DAILY_SESSION, session.join_url, reason, session.meeting_id, session)
+    link = usable_connect_link(target.connect_link)
+    if link and target.allow_connect_links:
+        return Decision(CONNECT_LINK, link, "connect_link")
+    reason = "connect_link_not_allowed" if link else "not_connected"
+    return _nowhere(target, reason, now)
+
+
+def _ensure(target, client_factory, now):
+    """Create (or read) today's Daily Session through the claim protocol."""
+    tutor = User.get_by_id(target.tutor_id)
+    result = daily.ensure_daily_session(tutor, client_factory, now=now)
+    row = result.session
+    if row is None:
+        return None, "session_failed"
+    session = SessionInfo(row.id, row.date, row.status, row.zoom_meeting_id, row.join_url)
+    if session.ready:
+        if result.outcome in ("created", "adopted"):
+            resolve_findings(_finding_key("session_unavailable", target.tutor_id), now)
+        return session, "session_created" if result.outcome != "existing" else "session_known"
+    return session, "session_pending" if row.status == "pending" else "session_failed"
+
+
+# --- findings -------------------------------------------------------------------------------
+
+_FINDINGS = {
+    # reason: (check, what happened, what to do)
+    "connection_broken": (
+        "connection_broken",
+        "the tutor's Zoom connection stopped working",
+        "Ask the tutor to disconnect and connect their Zoom account again in Virtual Meetings.",
+    ),
+    "session_failed": (
+        "session_unavailable",
+        "today's Daily Session could not be created in Zoom",
+        "Ask the tutor to open Virtual Meetings and press “Try again”, or check their setup.",
+    ),
+    "join_url_refused": (
+        "session_link_invalid",
+        "today's Daily Session has a join link that does not point at Zoom",
+        "Recreate today's Daily Session for the tutor.",
+    ),
+    "connect_link_not_allowed": (
+        "not_connected",
+        "the tutor has no Zoom connection and the center does not allow Connect Links",
+        "Ask the tutor to connect their Zoom account in Virtual Meetings.",
+    ),
+    "not_connected": (
+        "not_connected",
+        "the tutor has no Zoom connection and no Connect Link",
+        "Ask the tutor to connect their Zoom account in Virtual Meetings.",
+    ),
+    "no_tutor": (
+        "appointment_without_tutor",
+        "the appointment's tutor is no longer active",
+        "Give the student another tutor or cancel the appointment.",
+    ),
+}
+
+
+def _finding_key(check, tutor_id):
+    return f"{check}:tutor:{tutor_id}"
+
+
+def _nowhere(target, reason, now, session=None):
+    spec = _FINDINGS.get(reason)
+    if spec is not None:
+        check, what, fix = spec
+        who = target.tutor_name or "the tutor"
+        detail = f"A student pressed Join for {who} but was sent nowhere: {what}. {fix}"
+        evidence = {
+            "reason": reason,
+            "student_id": target.student_id,
+            "appointment_id": target.appointment_id,
+            "connection_status": target.connection_status,
+            "session_status": session.status if session else None,
+            "at": now.isoformat(),
+        }
+        try:
+            open_finding(
+                check,
+                _finding_key(check, target.tutor_id or f"appointment-{target.appointment_id}"),
+                "critical",
+                target.center_id,
+                target.tutor_id,
+                detail,
+                evidence,
+                now=now,
+            )
+        except Exception:  # noqa: BLE001 - the student's page must render regardless
+            log.exception("could not open finding for join reason=%s", reason)
+    meeting = session.meeting_id if session else None
+    return Decision(NOWHERE, None, reason, meeting, session)
+
+
+def open_finding(check, key, severity, center, tutor, detail, evidence=None, now=None):
+    """Open a finding, or refresh the open one with this key; returns True if it is new."""
+    now = now or utcnow()
+    fields = {
+        "severity": severity,
+        "detail": detail[:2000],
+        "evidence": evidence,
+        "last_seen": now,
+        "last_checked": now,
+    }
+
+    def refresh():
+        return (
+            Finding.update(**fields)
+            .where(Finding.key == key, Finding.resolved_at.is_null())
+            .execute()
+        )
+
+    def write():
+        with write_tx():
+            if refresh():
+                return False
+            try:
+                with database.atomic():  # a savepoint: a lost race must not abort the transaction
+                    Finding.create(
+                        check=check,
+                        key=key,
+                        center=center,
+                        tutor=tutor,
+                        subject_type="tutor" if tutor else None,
+                        subject_id=tutor if isinstance(tutor, int) else getattr(tutor, "id", None),
+                        first_seen=now,
+                        **fields,
+                    )
+                return True
+            except IntegrityError:
+                refresh()
+                return False
+
+    return retry_locked(write)
+
+
+def resolve_findings(key, now=None, how="A student's Join reached the Daily Session"):
+    """Resolve the open finding with this key, if any."""
+    now = now or utcnow()
+    return (
+        Finding.update(resolved_at=now, resolution=how)
+        .where(Finding.key == key, Finding.resolved_at.is_null())
+        .execute()
+    )

@@ -1,0 +1,310 @@
+"""Loading what a Join needs: one SELECT for an appointment, its tutor and their state.
+
+``appointment_target`` is the hot path: appointment, center, tutor, the tutor's
+current Zoom connection and Daily Sessions dated around today, in one query
+whose SQL is compiled once (``Prepared``). Today's session (in its center's
+time zone) is picked in Python.
+"""
+
+import datetime
+import zoneinfo
+from dataclasses import dataclass
+
+from peewee import JOIN
+
+from .. import daily
+from ..db import database
+from ..models import Appointment, Center, DailySession, Membership, User, ZoomConnection, utcnow
+
+OPENS_BEFORE = datetime.timedelta(minutes=30)
+
+
+@dataclass(slots=True)
+class SessionInfo:
+    id: int
+    date: datetime.date
+    status: str
+    meeting_id: int | None
+    join_url: str | None
+
+    @property
+    def ready(self):
+        return self.status in daily.READY and bool(self.meeting_id) and bool(self.join_url)
+
+
+@dataclass(slots=True)
+class Target:
+    """Everything resolve() needs, loaded in one query."""
+
+    student_id: int
+    appointment_id: int | None
+    kind: str | None
+    status: str | None
+    start_at: datetime.datetime | None
+    end_at: datetime.datetime | None
+    center_id: int
+    center_name: str
+    timezone: str
+    vm_enabled: bool
+    allow_connect_links: bool
+    waiting_room: bool
+    tutor_id: int | None
+    tutor_name: str | None
+    tutor_active: bool
+    connect_link: str | None
+    connection_status: str | None
+    session: SessionInfo | None
+
+
+SessionCenter = Center.alias("session_center")
+_COLUMNS = (
+    Center.id,
+    Center.name,
+    Center.timezone,
+    Center.virtual_meetings_enabled,
+    Center.allow_connect_links,
+    Center.waiting_room_default,
+    User.id,
+    User.name,
+    User.active,
+    User.connect_link,
+    ZoomConnection.status,
+    DailySession.id,
+    DailySession.date,
+    DailySession.status,
+    DailySession.zoom_meeting_id,
+    DailySession.join_url,
+    SessionCenter.timezone,
+)
+
+
+def _local_date(timezone, now):
+    return now.replace(tzinfo=datetime.UTC).astimezone(zoneinfo.ZoneInfo(timezone)).date()
+
+
+def _day_window(now):
+    """Center-local today is within a day of UTC today, wherever the center is."""
+    utc_day = now.date()
+    return utc_day - datetime.timedelta(days=1), utc_day + datetime.timedelta(days=1)
+
+
+def _with_tutor_state(query, tutor_column, day_from, day_to):
+    """LEFT JOIN the tutor's current connection and Daily Sessions dated day_from..day_to."""
+    return (
+        query.join(
+            ZoomConnection,
+            JOIN.LEFT_OUTER,
+            on=(ZoomConnection.tutor == tutor_column) & ZoomConnection.ended_at.is_null(),
+        )
+        .switch()
+        .join(
+            DailySession,
+            JOIN.LEFT_OUTER,
+            on=(DailySession.tutor == tutor_column) & DailySession.date.between(day_from, day_to),
+        )
+        .join(SessionCenter, JOIN.LEFT_OUTER, on=(DailySession.center == SessionCenter.id))
+    )
+
+
+def _todays_session(rows, offset, timezone, now):
+    """Pick, among the candidate rows, the session dated today in its center's time zone."""
+    for row in rows:
+        session_id, day, status, meeting_id, join_url, session_tz = row[offset : offset + 6]
+        if session_id is None:
+            continue
+        if isinstance(day, str):
+            day = datetime.date.fromisoformat(day)
+        if day == _local_date(session_tz or timezone, now):
+            return SessionInfo(session_id, day, status, meeting_id, join_url)
+    return None
+
+
+def _target(student_id, head, rows, offset, now):
+    (
+        center_id,
+        center_name,
+        timezone,
+        vm_enabled,
+        allow_links,
+        waiting_room,
+        tutor_id,
+        tutor_name,
+        tutor_active,
+        connect_link,
+        connection_status,
+    ) = rows[0][offset : offset + 11]
+    return Target(
+        student_id,
+        *head,
+        center_id,
+        center_name,
+        timezone,
+        bool(vm_enabled),
+        bool(allow_links),
+        bool(waiting_room),
+        tutor_id,
+        tutor_name,
+        bool(tutor_active),
+        connect_link,
+        connection_status,
+        _todays_session(rows, offset + 11, timezone, now),
+    )
+
+
+class Prepared:
+    """A peewee query compiled to SQL once per database kind, then run with new parameters.
+
+    Building SQL is most of what a small peewee query costs; the Join hot path runs
+    the same two statements every time, so each is compiled once with sentinel
+    parameters whose positions are remembered (quoting and placeholders still
+    come from peewee, so SQLite and PostgreSQL both work).
+    """
+
+    def __init__(self, build, **sentinels):
+        self.build = build
+        self.sentinels = sentinels
+        self._compiled = {}
+
+    def _sql(self):
+        kind = type(database.obj)
+        compiled = self._compiled.get(kind)
+        if compiled is None:
+            sql, params = self.build(**self.sentinels).sql()
+            names = {repr(value): name for name, value in self.sentinels.items()}
+            slots = [(names.get(repr(param)), param) for param in params]
+            assert {n for n, _ in slots if n} == set(self.sentinels), "a sentinel went missing"
+            compiled = self._compiled[kind] = (sql, slots)
+        return compiled
+
+    def execute(self, **values):
+        sql, slots = self._sql()
+        return database.execute_sql(sql, [values[n] if n else p for n, p in slots])
+
+
+_TARGET_FIELDS = (
+    Appointment.id,
+    Appointment.kind,
+    Appointment.status,
+    Appointment.start_at,
+    Appointment.end_at,
+    *_COLUMNS,
+)
+_TARGET_CONVERT = tuple(field.python_value for field in _TARGET_FIELDS)
+
+
+Student = User.alias("student")
+
+
+def _build_target_query(appointment_id, student_id, day_from, day_to, session_version=None):
+    query = (
+        Appointment.select(*_TARGET_FIELDS)
+        .join(Center, on=(Appointment.center == Center.id))
+        .switch(Appointment)
+        .join(User, JOIN.LEFT_OUTER, on=(Appointment.tutor == User.id))
+        .switch(Appointment)
+    )
+    if session_version is not None:
+        # The signed-in student, checked as the login's user loader does (active, this
+        # session's version) plus the role gate (students only).
+        query = query.join(
+            Student,
+            on=(Appointment.student == Student.id)
+            & (Student.role == "student")
+            & (Student.active == True)  # noqa: E712
+            & (Student.session_version == session_version),
+        ).switch(Appointment)
+    return _with_tutor_state(query, Appointment.tutor, day_from, day_to).where(
+        Appointment.id == appointment_id, Appointment.student == student_id
+    )
+
+
+_SENTINELS = {
+    "appointment_id": -7_000_000_001,
+    "student_id": -7_000_000_002,
+    "day_from": datetime.date(1901, 1, 1),
+    "day_to": datetime.date(1901, 1, 3),
+}
+_TARGET_QUERY = Prepared(_build_target_query, **_SENTINELS)
+_CHECKED_TARGET_QUERY = Prepared(_build_target_query, session_version=-7_000_000_003, **_SENTINELS)
+
+
+def appointment_target(student_id, appointment_id, now=None, session_version=None):
+    """The student's own appointment (or walk-in) with its tutor's state; None if not theirs.
+
+    One SELECT: appointment, center, tutor, current Zoom connection and the
+    tutor's Daily Sessions dated yesterday to tomorrow (UTC; today's, in its
+    center's zone, is picked in Python). With ``session_version`` the same query
+    also checks that student_id is an active student signed in with that version,
+    so the Join route needs no separate user lookup (None when any check fails).
+    """
+    now = now or utcnow()
+    day_from, day_to = _day_window(now)
+    params = {
+        "appointment_id": appointment_id,
+        "student_id": student_id,
+        "day_from": day_from,
+        "day_to": day_to,
+    }
+    if session_version is None:
+        cursor = _TARGET_QUERY.execute(**params)
+    else:
+        cursor = _CHECKED_TARGET_QUERY.execute(session_version=session_version, **params)
+    rows = [tuple(c(v) for c, v in zip(_TARGET_CONVERT, row, strict=True)) for row in cursor]
+    if not rows:
+        return None
+    return _target(student_id, rows[0][:5], rows, 5, now)
+
+
+def tutor_target(student_id, tutor_id, now=None):
+    """A tutor who shares a center with the student, for the stable link; None otherwise.
+
+    The center is the first shared one with Virtual Meetings on (then by name);
+    the JoinEvent is tied to the student's appointment with that tutor open now.
+    """
+    now = now or utcnow()
+    student_centers = Membership.select(Membership.center).where(Membership.user == student_id)
+    query = (
+        User.select(*_COLUMNS)
+        .join(Membership, on=(Membership.user == User.id))
+        .join(Center, on=(Membership.center == Center.id))
+        .switch(User)
+    )
+    query = (
+        _with_tutor_state(query, User.id, *_day_window(now))
+        .where(
+            User.id == tutor_id,
+            User.role == "tutor",
+            Center.id.in_(student_centers),
+        )
+        .order_by(Center.virtual_meetings_enabled.desc(), Center.name)
+    )
+    rows = list(query.tuples())
+    if not rows:
+        return None
+    center_id = rows[0][0]
+    rows = [row for row in rows if row[0] == center_id]
+    appointment = open_appointment(student_id, tutor_id, now)
+    head = (
+        (appointment.id, appointment.kind, appointment.status)
+        + (appointment.start_at, appointment.end_at)
+        if appointment
+        else (None, None, None, None, None)
+    )
+    return _target(student_id, head, rows, 0, now)
+
+
+def open_appointment(student_id, tutor_id, now):
+    """The student's appointment with this tutor that can be joined now, or None."""
+    return (
+        Appointment.select()
+        .where(
+            Appointment.student == student_id,
+            Appointment.tutor == tutor_id,
+            Appointment.end_at > now,
+            ((Appointment.kind == "online") & (Appointment.status == "booked"))
+            & (Appointment.start_at <= now + OPENS_BEFORE)
+            | ((Appointment.kind == "walk_in") & (Appointment.status == "assigned")),
+        )
+        .order_by(Appointment.start_at)
+        .first()
+    )

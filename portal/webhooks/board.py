@@ -1,0 +1,214 @@
+"""The live board: today's Daily Sessions as the webhooks left them (no Zoom calls).
+
+For each session: live or not and since when, who waits in the waiting room and
+for how long, who joined (with the student they were matched to and minutes
+attended while the tutor hosted). Admins see their centers' sessions, a tutor
+their own. Building the board also re-checks the waiting room of sessions where
+someone waits, so a stuck waiting room is noticed between events; that check
+writes only when the finding changes.
+"""
+
+import datetime
+import logging
+import zoneinfo
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from peewee import JOIN, OperationalError
+
+from .. import daily
+from ..db import retry_locked
+from ..models import (
+    Center,
+    DailySession,
+    MeetingParticipant,
+    PresenceEvent,
+    User,
+    ZoomConnection,
+    utcnow,
+)
+from . import presence
+
+log = logging.getLogger("portal.webhooks.board")
+
+
+@dataclass
+class Person:
+    name: str
+    student: str | None
+    state: str
+    since: str  # local HH:MM: arrived in the waiting room, or first joined
+    minutes: int  # waiting so far, or attended while the tutor hosted
+    seconds: int = 0  # the same, exactly
+    waited: int | None = None  # minutes the last wait in the waiting room took
+
+
+@dataclass
+class LiveSession:
+    session: DailySession
+    tutor: User
+    center: Center | None
+    number: str
+    status: str
+    started: str | None
+    ended: str | None
+    limit: int
+    connection_ok: bool = True
+    waiting: list = field(default_factory=list)
+    joined: list = field(default_factory=list)
+    left: list = field(default_factory=list)
+
+    @property
+    def live(self):
+        return self.status == "live"
+
+    @property
+    def longest_wait(self):
+        return max((p.minutes for p in self.waiting), default=None)
+
+    @property
+    def stuck(self):
+        """Someone has waited longer than the center's limit."""
+        return any(p.seconds > self.limit * 60 for p in self.waiting)
+
+
+def _local(when, zone):
+    if when is None:
+        return None
+    return when.replace(tzinfo=datetime.UTC).astimezone(zone).strftime("%H:%M")
+
+
+def _seconds(delta):
+    return max(int(delta.total_seconds()), 0)
+
+
+def todays_sessions(centers, now):
+    """Today's Daily Sessions (each center's own today) in these centers."""
+    today = {c.id: daily.center_today(c, now) for c in centers}
+    if not today:
+        return []
+    rows = (
+        DailySession.select(DailySession, User)
+        .join(User, on=(DailySession.tutor == User.id))
+        .where(DailySession.center.in_(list(today)), DailySession.date.in_(set(today.values())))
+        .order_by(User.name)
+    )
+    centers_by_id = {c.id: c for c in centers}
+    found = []
+    for session in rows:
+        if session.date == today[session.center_id]:
+            session.center = centers_by_id[session.center_id]
+            found.append(session)
+    return found
+
+
+def build(sessions, now):
+    """LiveSession rows for these sessions: three queries whatever their number."""
+    if not sessions:
+        return []
+    ids = [s.id for s in sessions]
+    people = defaultdict(list)
+    for row in (
+        MeetingParticipant.select(MeetingParticipant, User)
+        .join(User, JOIN.LEFT_OUTER, on=(MeetingParticipant.student == User.id))
+        .where(MeetingParticipant.session.in_(ids))
+        .order_by(MeetingParticipant.id)
+    ):
+        people[row.session_id].append(row)
+    logs = defaultdict(list)
+    for participant_id, kind, at in (
+        PresenceEvent.select(PresenceEvent.participant, PresenceEvent.kind, PresenceEvent.at)
+        .join(MeetingParticipant)
+        .where(MeetingParticipant.session.in_(ids))
+        .tuples()
+    ):
+        logs[participant_id].append((kind, at))
+    tutor_ids = {s.tutor_id for s in sessions}
+    broken = {
+        tutor_id
+        for (tutor_id,) in ZoomConnection.select(ZoomConnection.tutor)
+        .where(
+            ZoomConnection.tutor.in_(list(tutor_ids)),
+            ZoomConnection.ended_at.is_null(),
+            ZoomConnection.status != "active",
+        )
+        .tuples()
+    }
+    rows = [_row(s, people[s.id], logs, now, s.tutor_id not in broken) for s in sessions]
+    rows.sort(key=lambda r: (not r.live, -len(r.waiting), r.tutor.name))
+    return rows
+
+
+def _row(session, participants, logs, now, connection_ok):
+    center = session.center if session.center_id else None
+    zone = zoneinfo.ZoneInfo(center.timezone if center else "UTC")
+    limit = (center.waiting_room_limit_minutes if center else None) or 5
+    live = LiveSession(
+        session=session,
+        tutor=session.tutor,
+        center=center,
+        number=daily.format_meeting_number(session.zoom_meeting_id),
+        status=session.status,
+        started=_local(session.started_at, zone),
+        ended=_local(presence.session_end(session), zone),
+        limit=limit,
+        connection_ok=connection_ok,
+    )
+    host_from, host_until = session.started_at, presence.session_end(session) or now
+    for p in participants:
+        student = p.student.name if p.student_id else None
+        name = p.name or "Unnamed participant"
+        if p.state == "waiting":
+            since = p.waiting_since or now
+            waited = _seconds(now - since)
+            live.waiting.append(
+                Person(name, student, p.state, _local(since, zone), waited // 60, waited)
+            )
+        else:
+            derived = presence.derive(logs.get(p.id, []), presence.session_end(session))
+            attended = _seconds(presence.overlap(derived.intervals, host_from, host_until))
+            since = _local(p.joined_at, zone) or ""
+            waited = _seconds(derived.waited) // 60 if derived.waited is not None else None
+            person = Person(name, student, p.state, since, attended // 60, attended, waited)
+            (live.joined if p.state == "joined" else live.left).append(person)
+    live.waiting.sort(key=lambda p: -p.seconds)
+    return live
+
+
+def check_waiting_rooms(rows, now):
+    """Re-check the waiting-room finding of every session where someone waits."""
+    for row in rows:
+        if not row.waiting:
+            continue
+        waiting = presence.waiting_times(row.session)
+
+        def check(session=row.session, waiting=waiting):
+            # No transaction: it reads first and writes (one statement) only on a change.
+            presence.check_waiting_room(session, waiting, now)
+
+        try:
+            retry_locked(check)
+        except OperationalError:  # the board still shows; the next poll tries again
+            log.warning("waiting-room check for session %s skipped: database busy", row.session.id)
+
+
+def board(centers, now=None):
+    """The admin's board: [(center, [LiveSession])] for centers with a session today."""
+    now = now or utcnow()
+    rows = build(todays_sessions(list(centers), now), now)
+    check_waiting_rooms(rows, now)
+    grouped = defaultdict(list)
+    for row in rows:
+        grouped[row.center.id].append(row)
+    return [(c, grouped[c.id]) for c in centers if grouped.get(c.id)]
+
+
+def for_tutor(tutor, now=None):
+    """The tutor's own LiveSession for today, or None."""
+    now = now or utcnow()
+    session = daily.today_session(tutor, now=now)
+    if session is None or session.zoom_meeting_id is None:
+        return None
+    rows = build([session], now)
+    check_waiting_rooms(rows, now)
+    return rows[0]

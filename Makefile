@@ -48,6 +48,9 @@ format: install
 
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/webhook_ack.py
+	$(BIN)/python bench/health_bench.py
+	$(BIN)/python bench/refresh_race.py
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance

@@ -12,6 +12,15 @@ ACTION_LABELS = {
     "appointment.book": "booked an appointment",
     "zoom.connect": "connected a Zoom account",
     "zoom.disconnect": "disconnected a Zoom account",
+    "zoom.connect_refused": "was refused a Zoom connection",
+    "zoom.deauthorized": "removed the portal app in Zoom",
+    "appointment.cancel": "cancelled an appointment",
+    "health.clear_connect_link": "cleared a stale Connect Link",
+    "health.undo_clear_connect_link": "undid clearing a Connect Link",
+    "health.disconnect_duplicate": "disconnected a duplicate Zoom authorization",
+    "health.notify_reconnect": "asked a tutor to reconnect Zoom",
+    "health.recreate_session": "recreated today's Daily Session",
+    "health.reverify": "re-verified a tutor",
 }
 
 

@@ -456,12 +456,14 @@ def test_join_url_host_check(url, simulator, allowed):
 
 def test_open_finding_upserts_on_the_open_key(app, world):
     args = ("connection_broken", "k:1", "critical", world["a"], world["tutor_a"])
-    assert join.open_finding(*args, "first") is True
-    assert join.open_finding(*args, "second") is False
+    first = join.open_finding(*args, "first")
+    second = join.open_finding(*args, "second")
+    assert first.id == second.id
     (finding,) = Finding.select()
     assert finding.detail == "second"
     join.resolve_findings("k:1")
-    assert join.open_finding(*args, "third") is True
+    third = join.open_finding(*args, "third")
+    assert third.id != first.id
     assert Finding.select().count() == 2 and Finding.open().count() == 1
 
 

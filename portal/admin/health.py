@@ -16,14 +16,12 @@ from .. import daily, join, readiness
 from ..appointments import day_bounds, to_local
 from ..auth.access import visible_centers
 from ..db import database
-from ..health import dashboard, demo, devices, export, fixes, notices, runs
+from ..health import dashboard, demo, export, fixes, notices, runs
 from ..health.checks import ALL, BY_NAME, title
 from ..models import AuditEntry, Finding, HealthScan, Membership, User, ZoomConnection, utcnow
 from ..rendering import render, wants_partial
 from ..zoom.wiring import client_for
 from . import bp
-
-bp.after_app_request(devices.remember_start)
 
 
 @bp.app_template_global("health_notices")

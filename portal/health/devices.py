@@ -4,15 +4,13 @@ The Join routes give every browser a random device cookie (``portal.student.
 join_views``). When a tutor's Start succeeds (``tutor.start_session`` answers 303
 to Zoom), ``remember_start`` stores that cookie's value as one of the tutor's
 devices, giving the browser one if it has none yet, so a student's Join from the
-same browser later carries the same id. Registered with ``after_app_request`` by
-the admin health views; it only acts on that one endpoint.
+same browser later carries the same id. ``tutor.start_session`` calls it on success.
 """
 
 import re
 import secrets
 
-from flask import current_app, request, url_for
-from flask_login import current_user
+from flask import current_app, request
 
 from ..db import retry_locked
 from ..models import TutorDevice, utcnow
@@ -26,15 +24,8 @@ def cookie_name():
     return "__Host-device" if current_app.config.get("SESSION_COOKIE_SECURE") else "vmp_device"
 
 
-def remember_start(response):
+def remember_start(response, tutor_id, session_id):
     """After a successful Start, record (and if needed set) the tutor's device cookie."""
-    if request.endpoint != "tutor.start_session" or response.status_code != 303:
-        return response
-    if not current_user.is_authenticated or response.location in (
-        url_for("tutor.preferences"),
-        url_for("tutor.preferences", _external=True),
-    ):
-        return response  # Start failed: the tutor is sent back to Preferences
     name = cookie_name()
     device = request.cookies.get(name, "")
     if not DEVICE.match(device):
@@ -43,7 +34,7 @@ def remember_start(response):
         response.set_cookie(
             name, device, max_age=MAX_AGE, path="/", secure=secure, httponly=True, samesite="Lax"
         )
-    record(current_user.id, device, (request.view_args or {}).get("session_id"))
+    record(tutor_id, device, session_id)
     return response
 
 

@@ -25,11 +25,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from peewee import IntegrityError
-
 from .. import daily
-from ..db import database, retry_locked, write_tx
-from ..models import Finding, User, utcnow
+from ..models import User, utcnow
+from ..webhooks.findings import open_finding, resolve_finding
 from .events import EventWriter, events, record
 from .targets import (
     OPENS_BEFORE,
@@ -290,53 +288,6 @@ def _nowhere(target, reason, now, session=None):
     return Decision(NOWHERE, None, reason, meeting, session)
 
 
-def open_finding(check, key, severity, center, tutor, detail, evidence=None, now=None):
-    """Open a finding, or refresh the open one with this key; returns True if it is new."""
-    now = now or utcnow()
-    fields = {
-        "severity": severity,
-        "detail": detail[:2000],
-        "evidence": evidence,
-        "last_seen": now,
-        "last_checked": now,
-    }
-
-    def refresh():
-        return (
-            Finding.update(**fields)
-            .where(Finding.key == key, Finding.resolved_at.is_null())
-            .execute()
-        )
-
-    def write():
-        with write_tx():
-            if refresh():
-                return False
-            try:
-                with database.atomic():  # a savepoint: a lost race must not abort the transaction
-                    Finding.create(
-                        check=check,
-                        key=key,
-                        center=center,
-                        tutor=tutor,
-                        subject_type="tutor" if tutor else None,
-                        subject_id=tutor if isinstance(tutor, int) else getattr(tutor, "id", None),
-                        first_seen=now,
-                        **fields,
-                    )
-                return True
-            except IntegrityError:
-                refresh()
-                return False
-
-    return retry_locked(write)
-
-
 def resolve_findings(key, now=None, how="A student's Join reached the Daily Session"):
     """Resolve the open finding with this key, if any."""
-    now = now or utcnow()
-    return (
-        Finding.update(resolved_at=now, resolution=how)
-        .where(Finding.key == key, Finding.resolved_at.is_null())
-        .execute()
-    )
+    return resolve_finding(key, how, now=now)

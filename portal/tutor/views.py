@@ -10,6 +10,7 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
 from .. import daily, readiness
+from ..health import devices
 from ..models import Center, DailySession, Membership, ZoomConnection
 from ..rendering import render, wants_partial
 from ..zoom.errors import ZoomError, ZoomNotFound, ZoomReauthRequired
@@ -103,7 +104,8 @@ def start_session(session_id):
     response = redirect(start_url, 303)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    # Remember this browser, so a student's Join from it shows as same_device.
+    return devices.remember_start(response, current_user.id, session.id)
 
 
 def _start_failed(message):

@@ -7,7 +7,9 @@ from portal.config import ConfigError
 from portal.jobs import create_huey
 
 try:
-    app = create_app()
+    # With the simulator (development), Zoom calls go over HTTP to the web server's
+    # simulator at ZOOM_SIM_BASE_URL: one simulated Zoom for both processes.
+    app = create_app({"ZOOM_SIM_IN_PROCESS": False})
 except ConfigError as exc:
     sys.exit(f"Virtual Meetings Portal jobs cannot start: {exc}")
 huey = create_huey(app)

@@ -44,7 +44,10 @@ def zoom_http(app):
     """A requests.Session for Zoom calls; in simulator mode the simulator answers in-process."""
     session = requests.Session()
     sim_app = app.extensions.get("zoom_sim_wsgi")
-    if app.config.get("ZOOM_SIMULATOR") and sim_app is not None:
+    # The job consumer is another process: its in-memory simulator would be a
+    # different "Zoom", so it calls the web server's simulator over HTTP instead.
+    in_process = app.config.get("ZOOM_SIM_IN_PROCESS", True)
+    if app.config.get("ZOOM_SIMULATOR") and sim_app is not None and in_process:
         from .transport import mount_simulator
 
         mount_simulator(session, app.config["ZOOM_SIM_BASE_URL"], sim_app)

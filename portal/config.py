@@ -17,6 +17,18 @@ def _flag(name, default=False):
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+# Numeric settings that may come from the environment, with their types.
+NUMERIC_SETTINGS = {
+    "ZOOM_WEBHOOK_TOLERANCE_SECONDS": int,
+    "HEALTH_SCAN_CONCURRENCY": int,
+    "HEALTH_ZOOM_RATE": float,
+    "HEALTH_ZOOM_BURST": int,
+    "HEALTH_RECHECK_SECONDS": float,
+    "HEALTH_RECENT_HOURS": int,
+    "HEALTH_MAX_PAUSE_SECONDS": float,
+}
+
+
 class Config:
     """Defaults; every value can come from the environment of the same name."""
 
@@ -76,14 +88,18 @@ class Config:
         ):
             if os.environ.get(key):
                 settings[key] = os.environ[key]
-        tolerance = os.environ.get("ZOOM_WEBHOOK_TOLERANCE_SECONDS")
-        if tolerance:
-            try:
-                settings["ZOOM_WEBHOOK_TOLERANCE_SECONDS"] = int(tolerance)
-            except ValueError:
-                raise ConfigError(
-                    "ZOOM_WEBHOOK_TOLERANCE_SECONDS must be a whole number of seconds."
-                ) from None
+        if os.environ.get("HEALTH_SCAN_RUNNER"):
+            settings["HEALTH_SCAN_RUNNER"] = os.environ["HEALTH_SCAN_RUNNER"]
+        for key, kind in NUMERIC_SETTINGS.items():
+            raw = os.environ.get(key)
+            if raw:
+                try:
+                    value = kind(raw)
+                except ValueError:
+                    raise ConfigError(f"{key} must be a number, not {raw!r}.") from None
+                if value <= 0:
+                    raise ConfigError(f"{key} must be greater than zero.")
+                settings[key] = value
         if os.environ.get("SESSION_COOKIE_SECURE") is not None:
             settings["SESSION_COOKIE_SECURE"] = _flag("SESSION_COOKIE_SECURE")
         return settings

@@ -78,3 +78,19 @@ def test_sqlite_connections_use_wal_fk_busy_timeout_and_new_sqlite(app):
     assert settings["busy_timeout"] >= 5000
     assert settings["synchronous"] == 2  # FULL
     assert dbmod.sqlite_runtime_version() >= (3, 51, 3)
+
+
+def test_numeric_settings_come_from_the_environment(monkeypatch):
+    from portal.config import Config
+
+    monkeypatch.setenv("HEALTH_SCAN_CONCURRENCY", "4")
+    monkeypatch.setenv("ZOOM_WEBHOOK_TOLERANCE_SECONDS", "7200")
+    settings = Config.from_env()
+    assert settings["HEALTH_SCAN_CONCURRENCY"] == 4
+    assert settings["ZOOM_WEBHOOK_TOLERANCE_SECONDS"] == 7200
+    monkeypatch.setenv("HEALTH_ZOOM_RATE", "fast")
+    with pytest.raises(ConfigError, match="HEALTH_ZOOM_RATE must be a number"):
+        Config.from_env()
+    monkeypatch.setenv("HEALTH_ZOOM_RATE", "0")
+    with pytest.raises(ConfigError, match="greater than zero"):
+        Config.from_env()

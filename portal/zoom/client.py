@@ -233,11 +233,20 @@ class ZoomClient:
     """
 
     def __init__(
-        self, connection_or_tutor, settings, http=None, sleep=time.sleep, clock=utcnow, rng=None
+        self,
+        connection_or_tutor,
+        settings,
+        http=None,
+        sleep=time.sleep,
+        clock=utcnow,
+        rng=None,
+        *,
+        close_http=None,
     ):
         protect_library_loggers()
         self.settings = settings
-        self._own_http = http is None
+        # close() closes the session we made, or a given one when close_http=True.
+        self._own_http = http is None if close_http is None else close_http
         self.http = http if http is not None else requests.Session()
         self.tokens = TokenSource(
             connection_or_tutor, settings, self.http, clock=clock, sleep=sleep

@@ -56,6 +56,4 @@ def zoom_http(app):
 
 def client_for(app, tutor):
     """A ZoomClient for the tutor's current connection (owns its HTTP session)."""
-    client = ZoomClient(tutor, zoom_settings(app), http=zoom_http(app))
-    client._own_http = True  # close the session we made when the client closes
-    return client
+    return ZoomClient(tutor, zoom_settings(app), http=zoom_http(app), close_http=True)

@@ -132,8 +132,8 @@ def main(argv=None):
         app.wsgi_app = counter
         with run_live(app) as base:
             settings = ZoomSettings(
-                client_id="sim-client-id",
-                client_secret="sim-client-secret",
+                client_id=state.config.client_id,
+                client_secret=state.config.client_secret,
                 redirect_uri=REDIRECT_URI,
                 oauth_base_url=base,
                 api_base_url=base + "/v2",

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import secrets
 import sys
 
 from flask import Flask, g, render_template, request
@@ -84,6 +85,15 @@ def _development_secrets(app, production):
     """Outside production, fill SECRET_KEY / TOKEN_ENCRYPTION_KEYS from the instance folder."""
     if production:
         return
+    if not app.config.get("SECRET_KEY"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "dev-secret-key")
+        if not os.path.exists(path):
+            with open(path, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+            os.chmod(path, 0o600)
+        with open(path) as fh:
+            app.config["SECRET_KEY"] = fh.read().strip()
     if not app.config.get("TOKEN_ENCRYPTION_KEYS"):
         from cryptography.fernet import Fernet
 

@@ -3,8 +3,6 @@
 import os
 from datetime import timedelta
 
-DEV_SECRET_KEY = "dev-only-insecure-secret-key"
-
 
 class ConfigError(RuntimeError):
     """A setting is missing or unsafe; the message names it."""
@@ -32,7 +30,7 @@ NUMERIC_SETTINGS = {
 class Config:
     """Defaults; every value can come from the environment of the same name."""
 
-    SECRET_KEY = DEV_SECRET_KEY
+    SECRET_KEY = ""  # development generates one in the instance folder
     DATABASE_URL = None  # sqlite in the instance folder when unset
     ZOOM_CLIENT_ID = ""
     ZOOM_CLIENT_SECRET = ""
@@ -122,7 +120,7 @@ def apply_development_defaults(app, keep=()):
 
 def check_production(config):
     """Refuse to start a production app with a missing or unsafe setting."""
-    if not config.get("SECRET_KEY") or config["SECRET_KEY"] == DEV_SECRET_KEY:
+    if not config.get("SECRET_KEY"):
         raise ConfigError("SECRET_KEY is missing: set it to a long random value.")
     if len(config["SECRET_KEY"]) < 32:
         raise ConfigError("SECRET_KEY is too short: use at least 32 random characters.")

@@ -48,15 +48,19 @@ def center_today(center, now=None):
     return now.replace(tzinfo=datetime.UTC).astimezone(zone).date()
 
 
-def home_center(tutor):
-    """The tutor's first center (by name) with Virtual Meetings on, or None."""
+def vm_centers(tutor):
+    """The tutor's centers that have Virtual Meetings switched on, by name."""
     return (
         Center.select()
         .join(Membership)
         .where(Membership.user == tutor, Center.virtual_meetings_enabled == True)  # noqa: E712
         .order_by(Center.name)
-        .first()
     )
+
+
+def home_center(tutor):
+    """The tutor's first center (by name) with Virtual Meetings on, or None."""
+    return vm_centers(tutor).first()
 
 
 def meeting_body(tutor, center, day):

@@ -1,8 +1,12 @@
 """Logging that never carries a secret (RELIABILITY §1.5).
 
-A filter on the root handlers redacts bearer tokens, OAuth fields, Zoom start
-URLs (their ``zak``) and webhook signatures, and the oauthlib loggers are kept
-at WARNING so requests-oauthlib's "Obtained token %s" lines never appear.
+A log-record factory renders and redacts every record when it is created, so
+whatever handler receives it (ours, gunicorn's, pytest's) sees only safe text:
+bearer tokens, OAuth fields, Zoom start URLs (their ``zak``) and webhook
+signatures are replaced. The oauthlib loggers are also kept at WARNING so
+requests-oauthlib's "Obtained token %s" lines never appear. Tracebacks are
+formatted later by handlers and are not rewritten: the Zoom client never puts a
+secret into an exception message.
 """
 
 import logging
@@ -47,14 +51,6 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def install_redaction(logger=None):
-    """Attach the redacting filter to every handler of logger (root by default)."""
-    logger = logger or logging.getLogger()
-    for handler in logger.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
-
-
 _base_factory = logging.getLogRecordFactory()
 
 
@@ -74,5 +70,3 @@ def configure_logging(app):
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
-    install_redaction()
-    install_redaction(app.logger)

@@ -11,26 +11,16 @@ from flask_login import current_user
 
 from .. import daily, readiness
 from ..health import devices
-from ..models import Center, DailySession, Membership, ZoomConnection
+from ..models import Center, DailySession, ZoomConnection
 from ..rendering import render, wants_partial
 from ..zoom.errors import ZoomError, ZoomNotFound, ZoomReauthRequired
 from ..zoom.wiring import client_for
 from . import bp
 
 
-def vm_centers(tutor):
-    """The tutor's centers that have Virtual Meetings switched on."""
-    return (
-        Center.select()
-        .join(Membership)
-        .where(Membership.user == tutor, Center.virtual_meetings_enabled == True)  # noqa: E712
-        .order_by(Center.name)
-    )
-
-
 def panel_context(tutor, choice=""):
     """What the Virtual Meetings panel needs to render (database only)."""
-    centers = list(vm_centers(tutor))
+    centers = list(daily.vm_centers(tutor))
     connection = ZoomConnection.for_tutor(tutor)
     session = daily.today_session(tutor, centers[0]) if centers and connection else None
     return {
@@ -154,7 +144,7 @@ from ..models import utcnow  # noqa: E402
 
 def _today_context(tutor, center=None, error=None):
     """Today's appointments, walk-in queues and JoinEvents of a tutor (database only)."""
-    centers = list(vm_centers(tutor))
+    centers = list(daily.vm_centers(tutor))
     now = utcnow()
     days = {c.id: daily.center_today(c, now) for c in centers}
     home = centers[0] if centers else None
@@ -191,7 +181,7 @@ def _queue_response(center, error=None):
 
 
 def _my_vm_center(center_id):
-    center = vm_centers(current_user).where(Center.id == center_id).first()
+    center = daily.vm_centers(current_user).where(Center.id == center_id).first()
     if center is None:
         abort(404)
     return center

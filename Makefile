@@ -6,8 +6,10 @@ STAMP := $(VENV)/.installed
 VENDOR := static/vendor/htmx.min.js
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# `make zoom-sim` listens on 5001 unless PORT is given on the command line.
+SIM_PORT := $(if $(filter command line,$(origin PORT)),$(PORT),5001)
 
-.PHONY: install run worker test lint format bench clean
+.PHONY: install run worker zoom-sim test lint format bench clean
 
 install: $(STAMP) $(VENDOR)
 
@@ -34,6 +36,11 @@ run: install
 worker: install
 	FLASK_DEBUG=1 ZOOM_SIM_BASE_URL=http://$(HOST):$(PORT)/zoom-sim \
 	  $(BIN)/huey_consumer huey_app.huey --workers 2
+
+# The Zoom simulator as its own server at its own origin (see portal/zoom/simulator/server.py).
+zoom-sim: install
+	ZOOM_SIM_BASE_URL=$${ZOOM_SIM_BASE_URL:-http://$(HOST):$(SIM_PORT)} \
+	  $(BIN)/flask --app portal.zoom.simulator.server run --host $(HOST) --port $(SIM_PORT) --with-threads
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

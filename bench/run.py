@@ -3,8 +3,8 @@
 What it does, every run from scratch:
 
 1. a temporary SQLite database (``DATABASE_URL``), a generated ``SECRET_KEY`` and
-   ``TOKEN_ENCRYPTION_KEYS``, no ``ZOOM_CLIENT_ID`` (so the Zoom simulator is
-   mounted, as ``ZOOM_SIMULATOR`` selects) and no ``FLASK_DEBUG`` — production
+   ``TOKEN_ENCRYPTION_KEYS``, no ``ZOOM_CLIENT_ID`` and ``ZOOM_SIMULATOR=1`` (so the Zoom simulator is
+   mounted, as for a demo) and no ``FLASK_DEBUG`` — production
    mode, Secure ``__Host-`` cookies and all;
 2. migrations, then seed data: a center with Virtual Meetings on, a tutor with an
    active Zoom connection and today's Daily Session, a student with an online
@@ -69,6 +69,8 @@ def production_env(tmp):
         DATABASE_URL=f"sqlite:///{tmp}/bench.db",
         SECRET_KEY=secrets.token_urlsafe(48),
         TOKEN_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        ZOOM_SIMULATOR="1",  # production mounts the simulator only when asked (a demo)
+        INSTANCE_PATH=os.path.join(tmp, "instance"),
         PYTHONDONTWRITEBYTECODE="1",
     )
     env.pop("DATABASE_URL_TEST", None)

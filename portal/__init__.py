@@ -10,13 +10,14 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
 from peewee import OperationalError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import db as dbmod
 from .audit import action_label
 from .config import Config, ConfigError, apply_development_defaults, check_production
 from .logging_setup import configure_logging
 from .models import ROLE_LABELS, User
-from .security import refuse_cross_site, set_security_headers
+from .security import content_security_policy, refuse_cross_site, set_security_headers
 from .sessions import DatabaseSessionInterface
 
 csrf = CSRFProtect()
@@ -28,20 +29,24 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def create_app(config=None):
     """Build the portal: config, database, security, blueprints, CLI."""
+    config = dict(config or {})
+    settings = Config.from_env()
+    settings.update(config)
     app = Flask(
         __name__,
-        instance_path=os.path.join(PROJECT_ROOT, "instance"),
+        instance_path=os.path.abspath(
+            settings.get("INSTANCE_PATH") or os.path.join(PROJECT_ROOT, "instance")
+        ),
         template_folder=os.path.join(PROJECT_ROOT, "templates"),
         static_folder=os.path.join(PROJECT_ROOT, "static"),
     )
-    config = dict(config or {})
-    app.config.update(Config.from_env())
-    app.config.update(config)
+    app.config.update(settings)
     production = not app.debug and not app.config.get("TESTING")
     if not production:
         apply_development_defaults(app, keep=config)
     if app.config.get("ZOOM_SIMULATOR") is None:
-        app.config["ZOOM_SIMULATOR"] = not app.config.get("ZOOM_CLIENT_ID")
+        # Development falls back to the simulator; production only mounts it when asked.
+        app.config["ZOOM_SIMULATOR"] = not production and not app.config.get("ZOOM_CLIENT_ID")
     if app.config.get("ZOOM_CLIENT_ID"):
         app.config["ZOOM_SIMULATOR"] = False  # never mount the fake next to real Zoom
     _development_secrets(app, production)
@@ -55,6 +60,9 @@ def create_app(config=None):
             logging.getLogger("portal").warning("%s (ignored for this command)", exc)
 
     configure_logging(app)
+    if app.config.get("TRUSTED_PROXIES"):
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _init_database(app, production)
 
     app.session_interface = DatabaseSessionInterface()
@@ -64,7 +72,8 @@ def create_app(config=None):
 
     app.before_request(refuse_cross_site)
     app.after_request(set_security_headers)
-    _register_blueprints(app)
+    _register_blueprints(app)  # the simulator, when mounted, sets ZOOM_OAUTH_BASE_URL
+    app.extensions["csp"] = content_security_policy(app.config.get("ZOOM_OAUTH_BASE_URL"))
     _register_errors(app)
 
     from .cli import register_cli

@@ -40,8 +40,13 @@ class Config:
     ZOOM_WEBHOOK_SECRET_TOKEN = ""
     TOKEN_ENCRYPTION_KEYS = ""
     HUEY_REDIS_URL = ""
-    # Mount the built-in Zoom simulator (only ever when no real client id is set).
+    # Mount the built-in Zoom simulator: by default in development when no real client id
+    # is set; outside development only when asked for (ZOOM_SIMULATOR=1, a demo).
     ZOOM_SIMULATOR = None
+    # How many reverse proxies in front set X-Forwarded-* (Werkzeug's ProxyFix); 0 = none.
+    TRUSTED_PROXIES = 0
+    # Folder for the SQLite job queue and development keys (default: ./instance).
+    INSTANCE_PATH = ""
 
     # Sessions live server-side (portal.sessions); the cookie only names them.
     SESSION_COOKIE_NAME = "__Host-session"
@@ -83,6 +88,7 @@ class Config:
             "HUEY_REDIS_URL",
             "ZOOM_SIM_BASE_URL",
             "WEBHOOK_PROCESSING",
+            "INSTANCE_PATH",
         ):
             if os.environ.get(key):
                 settings[key] = os.environ[key]
@@ -98,6 +104,16 @@ class Config:
                 if value <= 0:
                     raise ConfigError(f"{key} must be greater than zero.")
                 settings[key] = value
+        if os.environ.get("ZOOM_SIMULATOR") is not None:
+            settings["ZOOM_SIMULATOR"] = _flag("ZOOM_SIMULATOR")
+        raw = os.environ.get("TRUSTED_PROXIES")
+        if raw:
+            try:
+                settings["TRUSTED_PROXIES"] = int(raw)
+            except ValueError:
+                raise ConfigError(f"TRUSTED_PROXIES must be a whole number, not {raw!r}.") from None
+            if settings["TRUSTED_PROXIES"] < 0:
+                raise ConfigError("TRUSTED_PROXIES must be 0 or more.")
         if os.environ.get("SESSION_COOKIE_SECURE") is not None:
             settings["SESSION_COOKIE_SECURE"] = _flag("SESSION_COOKIE_SECURE")
         return settings
@@ -127,6 +143,11 @@ def check_production(config):
     if not config.get("TOKEN_ENCRYPTION_KEYS"):
         raise ConfigError(
             "TOKEN_ENCRYPTION_KEYS is missing: set one or more comma-separated Fernet keys."
+        )
+    if not config.get("ZOOM_CLIENT_ID") and not config.get("ZOOM_SIMULATOR"):
+        raise ConfigError(
+            "ZOOM_CLIENT_ID is missing: set your Zoom app's credentials "
+            "(or ZOOM_SIMULATOR=1 for a demo with a simulated Zoom)."
         )
     if config.get("ZOOM_CLIENT_ID"):
         for key in ("ZOOM_CLIENT_SECRET", "ZOOM_REDIRECT_URI", "ZOOM_WEBHOOK_SECRET_TOKEN"):

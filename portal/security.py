@@ -4,20 +4,39 @@ import re
 import unicodedata
 from urllib.parse import unquote, urlsplit
 
-from flask import abort, request
+from flask import abort, current_app, request
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action {form_action}; "
     "connect-src 'self'"
 )
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+REAL_ZOOM = "https://zoom.us"
+# Zoom's authorize page may forward to its sign-in pages on these hosts.
+ZOOM_SIGN_IN_HOSTS = ("https://zoom.us", "https://*.zoom.us")
+
+
+def content_security_policy(oauth_base_url):
+    """The CSP, whose form-action also allows the Zoom the portal sends tutors to.
+
+    Chromium applies form-action to every redirect after a form POST, so a form that
+    answers with a redirect to Zoom's authorize page needs Zoom's origin there: the
+    configured OAuth origin, plus Zoom's sign-in hosts when it is the real Zoom.
+    """
+    sources = ["'self'"]
+    parts = urlsplit(oauth_base_url or "")
+    if parts.scheme in ("http", "https") and parts.netloc:
+        origin = f"{parts.scheme}://{parts.netloc}"
+        sources.extend(ZOOM_SIGN_IN_HOSTS if origin == REAL_ZOOM else [origin])
+    return CSP.format(form_action=" ".join(sources))
 
 
 def set_security_headers(response):
     """Add CSP, HSTS, nosniff, referrer and framing headers; vary HTML on HX-Request."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    policy = current_app.extensions.get("csp") or content_security_policy(None)
+    headers.setdefault("Content-Security-Policy", policy)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
@@ -27,6 +46,19 @@ def set_security_headers(response):
         response.vary.add("HX-Request")
         headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def same_site_navigation():
+    """True unless the browser says this request came from another site (Fetch Metadata).
+
+    For GET requests that start something (Authorize): a link on this site or a typed
+    address is fine; a link or redirect from another site is not.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site in {"same-origin", "none"}
+    referrer = request.headers.get("Referer")
+    return not referrer or urlsplit(referrer).netloc == request.host
 
 
 def refuse_cross_site():

@@ -18,6 +18,10 @@ def production(database_url, **overrides):
         "SECRET_KEY": "a-production-secret-key-with-enough-length",
         "TOKEN_ENCRYPTION_KEYS": GOOD_KEY,
         "DATABASE_URL": database_url,
+        "ZOOM_CLIENT_ID": "real-client-id",
+        "ZOOM_CLIENT_SECRET": "real-client-secret",
+        "ZOOM_REDIRECT_URI": "https://portal.example.edu/zoom/callback",
+        "ZOOM_WEBHOOK_SECRET_TOKEN": "real-webhook-secret",
     }
     config.update(overrides)
     return config
@@ -31,6 +35,8 @@ def production(database_url, **overrides):
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"TOKEN_ENCRYPTION_KEYS": ""}, "TOKEN_ENCRYPTION_KEYS"),
         ({"ZOOM_CLIENT_ID": "abc", "ZOOM_CLIENT_SECRET": ""}, "ZOOM_CLIENT_SECRET"),
+        ({"ZOOM_CLIENT_ID": ""}, "ZOOM_CLIENT_ID"),
+        ({"ZOOM_WEBHOOK_SECRET_TOKEN": ""}, "ZOOM_WEBHOOK_SECRET_TOKEN"),
     ],
 )
 def test_production_refuses_unsafe_settings(database_url, overrides, setting):
@@ -45,6 +51,28 @@ def test_production_app_starts_with_secrets_and_is_not_debug(database_url):
     assert app.debug is False
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_NAME"].startswith("__Host-")
+
+
+def test_production_never_mounts_the_simulator_unless_asked(database_url):
+    app = create_app(production(database_url))
+    assert app.config["ZOOM_SIMULATOR"] is False
+    assert app.test_client().get("/zoom-sim/").status_code == 404
+
+
+def test_production_demo_simulator_is_private(database_url):
+    """ZOOM_SIMULATOR=1 outside development: a generated webhook secret, no anonymous switches."""
+    from portal.zoom.simulator import DEV_WEBHOOK_SECRET
+
+    app = create_app(production(database_url, ZOOM_CLIENT_ID="", ZOOM_SIMULATOR=True))
+    secret = app.config["ZOOM_WEBHOOK_SECRET_TOKEN"]
+    assert secret and secret != DEV_WEBHOOK_SECRET
+    again = create_app(production(database_url, ZOOM_CLIENT_ID="", ZOOM_SIMULATOR=True))
+    assert again.config["ZOOM_WEBHOOK_SECRET_TOKEN"] == secret  # every worker verifies alike
+    client = app.test_client()
+    https = {"base_url": "https://portal.example.edu"}
+    assert client.get("/zoom-sim/", **https).status_code == 404
+    assert client.post("/zoom-sim/control/reset", **https).status_code in (403, 404)
+    assert client.get("/zoom-sim/oauth/authorize", **https).status_code != 404
 
 
 def test_wsgi_refuses_to_start_without_secret_with_one_line(tmp_path):

@@ -23,6 +23,8 @@ from portal.models import (
 )
 
 JOIN_URL = "https://us05web.zoom.us/j/85746065432?pwd=s3cret"
+# Where Join sends Stu Student: the join link with their name for the waiting room.
+SENT_TO = JOIN_URL + "&uname=Stu%20Student"
 PMI_LINK = "https://us05web.zoom.us/j/5551234567"
 
 
@@ -93,7 +95,7 @@ def test_connected_tutor_goes_to_todays_daily_session(app, client, login_as, wor
     student = login_as("student_a")
     response = client.get(join_path(ready))
     assert response.status_code == 303
-    assert response.headers["Location"] == JOIN_URL
+    assert response.headers["Location"] == SENT_TO
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Referrer-Policy"] == "no-referrer"
     event = only_event()
@@ -142,7 +144,7 @@ def test_connected_tutor_with_a_pmi_in_the_connect_link_still_gets_the_daily_ses
     User.update(connect_link=PMI_LINK).where(User.id == world["tutor_a"].id).execute()
     login_as("student_a")
     response = client.get(join_path(ready))
-    assert response.status_code == 303 and response.headers["Location"] == JOIN_URL
+    assert response.status_code == 303 and response.headers["Location"] == SENT_TO
     assert only_event().destination == "daily_session"
 
 
@@ -329,7 +331,7 @@ def test_anonymous_join_goes_to_login(client, ready):
 def test_stable_link_resolves_to_todays_session(client, login_as, world, ready):
     login_as("student_a")
     response = client.get(f"/join/{world['tutor_a'].id}")
-    assert response.status_code == 303 and response.headers["Location"] == JOIN_URL
+    assert response.status_code == 303 and response.headers["Location"] == SENT_TO
     event = only_event()
     assert event.appointment_id == ready.id and event.tutor_id == world["tutor_a"].id
 

@@ -50,7 +50,10 @@ def test_missing_session_is_created_on_join_exactly_once(app, client, world, app
     location = response.headers["Location"]
     assert location.startswith(f"{SIM_BASE}/j/{meeting.id}?pwd=")
     session = DailySession.get()
-    assert session.date == daily.center_today(world["a"]) and session.join_url == location
+    assert (
+        session.date == daily.center_today(world["a"])
+        and location == session.join_url + "&uname=Stu%20Student"
+    )
     event = JoinEvent.get()
     assert (event.destination, event.reason, event.meeting_id) == (
         "daily_session",
@@ -78,7 +81,7 @@ def test_zoom_down_while_todays_session_is_known_still_redirects(app, client, ap
     finally:
         state.set_latency(0)
     assert response.status_code == 303
-    assert response.headers["Location"] == DailySession.get().join_url
+    assert response.headers["Location"] == DailySession.get().join_url + "&uname=Stu%20Student"
     assert elapsed < 1.0
     assert state.faults.fail_count == 100  # not one call reached Zoom
 

@@ -45,6 +45,7 @@ def test_production_cookie_flags(database_url):
             "SECRET_KEY": "a-production-secret-key-with-enough-length",
             "TOKEN_ENCRYPTION_KEYS": "uWbTjw3W4zYb1s2GmgN0z6wq1XlOqk3yM3C5iP8kY2A=",
             "DATABASE_URL": database_url,
+            "ZOOM_SIMULATOR": True,
         }
     )
     client = app.test_client()
@@ -66,6 +67,7 @@ def test_production_errors_are_generic(database_url):
             "SECRET_KEY": "a-production-secret-key-with-enough-length",
             "TOKEN_ENCRYPTION_KEYS": "uWbTjw3W4zYb1s2GmgN0z6wq1XlOqk3yM3C5iP8kY2A=",
             "DATABASE_URL": database_url,
+            "ZOOM_SIMULATOR": True,
         }
     )
 

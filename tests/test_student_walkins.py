@@ -11,6 +11,8 @@ from portal.models import Appointment, DailySession, JoinEvent, ZoomConnection
 from portal.walkins import WalkInError
 
 JOIN_URL = "https://us05web.zoom.us/j/85746065432?pwd=s3cret"
+# Where Join sends Stu Student: the join link with their name for the waiting room.
+SENT_TO = JOIN_URL + "&uname=Stu%20Student"
 
 
 @pytest.fixture
@@ -228,7 +230,7 @@ def test_assigned_walk_in_joins_the_tutors_daily_session(people):
     assert waiting.status_code == 303 and waiting.headers["Location"] == "/student/walk-in"
     walkins.take(w["a"], w["tutor_a"])
     response = client.get(f"/join/appointment/{entry.id}")
-    assert response.status_code == 303 and response.headers["Location"] == JOIN_URL
+    assert response.status_code == 303 and response.headers["Location"] == SENT_TO
     event = JoinEvent.get()
     assert event.appointment_id == entry.id and event.destination == "daily_session"
     page = client.get("/student/").get_data(as_text=True)

@@ -23,7 +23,7 @@ background writer (``events.EventWriter``); see BENCHMARKS.md for why.
 import logging
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .. import daily
 from ..models import User, utcnow
@@ -58,6 +58,7 @@ __all__ = [
     "tutor_target",
     "url_checker",
     "usable_connect_link",
+    "with_display_name",
 ]
 
 log = logging.getLogger("portal.join")
@@ -168,6 +169,20 @@ def url_checker(simulator_base=None):
         )
 
     return allowed
+
+
+DISPLAY_NAME_LIMIT = 64
+
+
+def with_display_name(url, name):
+    """The join link with Zoom's ``uname`` set, so the waiting room shows who is there."""
+    name = " ".join((name or "").split())[:DISPLAY_NAME_LIMIT]
+    if not url or not name:
+        return url
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "uname"]
+    query.append(("uname", name))
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 def usable_connect_link(url):

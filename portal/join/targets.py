@@ -54,6 +54,7 @@ class Target:
     connect_link: str | None
     connection_status: str | None
     session: SessionInfo | None
+    student_name: str | None = None  # shown to the tutor in Zoom's waiting room
 
 
 SessionCenter = Center.alias("session_center")
@@ -181,18 +182,17 @@ class Prepared:
         return database.execute_sql(sql, [values[n] if n else p for n, p in slots])
 
 
+Student = User.alias("student")
 _TARGET_FIELDS = (
     Appointment.id,
     Appointment.kind,
     Appointment.status,
     Appointment.start_at,
     Appointment.end_at,
+    Student.name,
     *_COLUMNS,
 )
 _TARGET_CONVERT = tuple(field.python_value for field in _TARGET_FIELDS)
-
-
-Student = User.alias("student")
 
 
 def _build_target_query(appointment_id, student_id, day_from, day_to, session_version=None):
@@ -203,16 +203,16 @@ def _build_target_query(appointment_id, student_id, day_from, day_to, session_ve
         .join(User, JOIN.LEFT_OUTER, on=(Appointment.tutor == User.id))
         .switch(Appointment)
     )
+    student = Appointment.student == Student.id
     if session_version is not None:
         # The signed-in student, checked as the login's user loader does (active, this
         # session's version) plus the role gate (students only).
-        query = query.join(
-            Student,
-            on=(Appointment.student == Student.id)
-            & (Student.role == "student")
+        student &= (
+            (Student.role == "student")
             & (Student.active == True)  # noqa: E712
-            & (Student.session_version == session_version),
-        ).switch(Appointment)
+            & (Student.session_version == session_version)
+        )
+    query = query.join(Student, on=student).switch(Appointment)
     return _with_tutor_state(query, Appointment.tutor, day_from, day_to).where(
         Appointment.id == appointment_id, Appointment.student == student_id
     )
@@ -252,7 +252,9 @@ def appointment_target(student_id, appointment_id, now=None, session_version=Non
     rows = [tuple(c(v) for c, v in zip(_TARGET_CONVERT, row, strict=True)) for row in cursor]
     if not rows:
         return None
-    return _target(student_id, rows[0][:5], rows, 5, now)
+    target = _target(student_id, rows[0][:5], rows, 6, now)
+    target.student_name = rows[0][5]
+    return target
 
 
 def tutor_target(student_id, tutor_id, now=None):

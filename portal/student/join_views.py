@@ -18,7 +18,7 @@ from flask_login import current_user
 from .. import appointments, daily, join
 from ..models import utcnow
 from ..rendering import render
-from ..zoom.wiring import client_for
+from ..zoom.wiring import client_for, zoom_link_base
 from . import join_bp, students_only
 
 DEVICE_MAX_AGE = 400 * 24 * 3600  # the longest lifetime browsers keep
@@ -36,12 +36,11 @@ def _settings():
     if cached is None:
         config = app.config
         secure = bool(config.get("SESSION_COOKIE_SECURE"))
-        simulator = config.get("ZOOM_SIM_BASE_URL") if config.get("ZOOM_SIMULATOR") else None
         background = config.get("JOIN_EVENTS_BACKGROUND")
         if background is None:
             background = not app.testing
         cached = (
-            join.url_checker(simulator),
+            join.url_checker(zoom_link_base(app)),
             "__Host-device" if secure else "vmp_device",
             secure,
             join.EventWriter() if background else None,
@@ -85,6 +84,7 @@ def tutor(tutor_id):
     target = join.tutor_target(current_user.id, tutor_id, now)
     if target is None:
         abort(404)
+    target.student_name = current_user.name
     return _go(target, now)
 
 
@@ -97,7 +97,10 @@ def _go(target, now):
         device = secrets.token_urlsafe(24)
     join.record(target, decision, device, now, writer)
     if decision.url:
-        response = redirect(decision.url, 303)
+        url = decision.url
+        if decision.destination == join.DAILY_SESSION:
+            url = join.with_display_name(url, target.student_name)
+        response = redirect(url, 303)
         response.headers["Cache-Control"] = "no-store"
         response.headers["Referrer-Policy"] = "no-referrer"
     else:

@@ -7,13 +7,24 @@ with a 303 to a clean URL, so the code and state never sit in the address bar.
 
 import logging
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 
 from .. import connections, daily
 from ..auth.access import require_roles
 from ..models import ZoomConnection
 from ..rendering import render, wants_partial
+from ..security import same_site_navigation
 from ..zoom.client import fetch_profile
 from ..zoom.errors import (
     OAuthDenied,
@@ -35,11 +46,18 @@ def _problem(title, message, status):
     return render_template("errors/page.html", title=title, message=message), status
 
 
-@bp.route("/connect", methods=["POST"])
+@bp.route("/connect", methods=["GET", "POST"])
 def connect():
-    """Remember a one-time state and PKCE verifier, then send the tutor to Zoom."""
+    """Remember a one-time state and PKCE verifier, then send the tutor to Zoom.
+
+    Authorize is a link (GET): a form POST answered with a redirect to Zoom falls under
+    the page's CSP form-action in Chromium. A GET from another site is refused, and the
+    callback's state and PKCE checks stop any flow this browser did not start here.
+    """
     if daily.home_center(current_user) is None:
         abort(404)
+    if request.method == "GET" and not same_site_navigation():
+        abort(403)
     try:
         url = start_authorization(session, zoom_settings(current_app))
     except ZoomConfigError:
@@ -109,8 +127,6 @@ def callback():
 
 def _args():
     """The callback's query, with absurd sizes cut off before anything reads them."""
-    from flask import request
-
     return {k: v[:2048] for k, v in request.args.items() if len(k) < 64}
 
 

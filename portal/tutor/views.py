@@ -14,7 +14,7 @@ from ..health import devices
 from ..models import Center, DailySession, ZoomConnection
 from ..rendering import render, wants_partial
 from ..zoom.errors import ZoomError, ZoomNotFound, ZoomReauthRequired
-from ..zoom.wiring import client_for
+from ..zoom.wiring import client_for, zoom_link_base
 from . import bp
 
 
@@ -89,7 +89,7 @@ def start_session(session_id):
     finally:
         client.close()
     start_url = meeting.get("start_url") or ""
-    if not start_url.startswith("https://") and not current_app.config.get("ZOOM_SIMULATOR"):
+    if not join.url_checker(zoom_link_base(current_app))(start_url):
         abort(502)
     response = redirect(start_url, 303)
     response.headers["Cache-Control"] = "no-store"

@@ -40,6 +40,23 @@ def zoom_settings(app):
     return settings
 
 
+def zoom_link_base(app):
+    """Where meeting links of a Zoom other than the real one live, or None for real Zoom.
+
+    Start and Join redirect only to https links on zoom.us (or a subdomain), or to links
+    under this base: the mounted simulator, or a configured Zoom at another address (the
+    standalone simulator of a rehearsal). It is the Zoom the administrator configured.
+    """
+    cfg = app.config
+    if cfg.get("ZOOM_SIMULATOR"):
+        return cfg.get("ZOOM_SIM_BASE_URL")
+    base = (cfg.get("ZOOM_OAUTH_BASE_URL") or "").rstrip("/")
+    host = (urlsplit(base).hostname or "").lower()
+    if not base or host == "zoom.us" or host.endswith(".zoom.us"):
+        return None
+    return base
+
+
 def zoom_http(app):
     """A requests.Session for Zoom calls; in simulator mode the simulator answers in-process."""
     session = requests.Session()

@@ -31,7 +31,7 @@ def app_config(app_config):
 def connect_tutor(page, base):
     page.goto(f"{base}/tutor/preferences")
     page.select_option("select[name=choice]", "connect")
-    page.click("button:has-text('Authorize')")
+    page.click("a:has-text('Authorize')")
     page.wait_for_url("**/zoom-sim/oauth/authorize**")
     page.check("text=Lena Licensed")
     page.click("button:has-text('Authorize')")

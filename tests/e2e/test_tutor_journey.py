@@ -30,7 +30,7 @@ def test_connect_start_disconnect(app, live_server, new_page, world):
     page.click("summary")
     page.click("text=Preferences")
     page.select_option("select[name=choice]", "connect")
-    page.click("button:has-text('Authorize')")
+    page.click("a:has-text('Authorize')")
     page.wait_for_url("**/zoom-sim/oauth/authorize**")
     assert "Sign in to Zoom" in page.inner_text("h1")
     page.check("text=Lena Licensed")

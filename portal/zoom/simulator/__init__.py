@@ -45,8 +45,13 @@ Mounting inside the portal: `register_simulator(app, csrf)`
 Standalone: `create_sim_app(**SimConfig fields)` and `run_live(app)` (see `live.py`).
 """
 
+import hashlib
+import hmac
 import logging
 from urllib.parse import urlsplit
+
+from flask import abort, request
+from flask_login import current_user
 
 from . import api, control, oauth, pages  # noqa: E402,F401,I001  (register the views on bp)
 from .blueprint import bp
@@ -93,10 +98,11 @@ def register_simulator(app, csrf=None):
     else:
         redirect_uris = ["{host_url}/zoom/callback", "{loopback}/zoom/callback"]
     webhook_url = cfg.get("ZOOM_SIM_WEBHOOK_URL") or origin + "/webhooks/zoom"
+    development = app.debug or app.testing
     webhook_secret = (
         cfg.get("ZOOM_WEBHOOK_SECRET_TOKEN")
         or cfg.get("ZOOM_SIM_WEBHOOK_SECRET_TOKEN")
-        or DEV_WEBHOOK_SECRET
+        or (DEV_WEBHOOK_SECRET if development else _derived_secret(cfg["SECRET_KEY"]))
     )
     options = {
         "client_id": client_id,
@@ -125,13 +131,32 @@ def register_simulator(app, csrf=None):
         cfg["ZOOM_OAUTH_BASE_URL"] = base_url
     if cfg.get("ZOOM_API_BASE_URL") in (None, "", REAL_API_BASE_URL):
         cfg["ZOOM_API_BASE_URL"] = base_url + "/v2"
-    if not app.debug and not app.testing:
+    if not development:
         logging.getLogger("portal.zoom.simulator").warning(
-            "The Zoom simulator is mounted at %s outside debug/testing: set ZOOM_CLIENT_ID "
-            "to use real Zoom.",
+            "ZOOM_SIMULATOR is on: a simulated Zoom is mounted at %s (a demo, not real Zoom).",
             PREFIX,
         )
+        app.before_request(_admins_only_control)
     return state
+
+
+CONTROL_ENDPOINTS = {"zoom_sim.control_page", "zoom_sim.control_action"}
+
+
+def _derived_secret(secret_key):
+    """A webhook secret for a production demo: private, and the same in every worker."""
+    return hmac.new(secret_key.encode(), b"zoom-simulator-webhook", hashlib.sha256).hexdigest()
+
+
+def _admins_only_control():
+    """Outside development the simulator's switches are for signed-in administrators only."""
+    if request.endpoint not in CONTROL_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        abort(404)
+    if current_user.role not in ("center_admin", "account_admin"):
+        abort(404)
+    return None
 
 
 def _truthy(value):

@@ -273,3 +273,15 @@ def audit_log_command(fmt):
 def register_cli(app):
     """Attach the portal command group to the app."""
     app.cli.add_command(portal_cli)
+
+
+@portal_cli.command("doctor")
+def doctor_command():
+    """Check this deployment's settings offline (no call to Zoom); exit 1 if any fails."""
+    from . import doctor
+
+    results = doctor.run_checks(current_app)
+    for line in doctor.report_lines(results):
+        click.echo(line)
+    if not doctor.all_ok(results):
+        raise SystemExit(1)

@@ -13,6 +13,10 @@ ACTION_LABELS = {
     "zoom.connect": "connected a Zoom account",
     "zoom.disconnect": "disconnected a Zoom account",
     "zoom.connect_refused": "was refused a Zoom connection",
+    "zoom.grant_kept": (
+        "authorized a Zoom account another tutor has; the owner's connection kept the new "
+        "authorization"
+    ),
     "zoom.deauthorized": "removed the portal app in Zoom",
     "appointment.cancel": "cancelled an appointment",
     "health.clear_connect_link": "cleared a stale Connect Link",

@@ -8,10 +8,10 @@ account already linked to another tutor is refused without naming that tutor.
 
 import logging
 
-from . import audit
+from . import audit, daily
 from .models import User, ZoomConnection, utcnow
 from .zoom import disconnect as zoom_disconnect
-from .zoom.tokens import store_new_connection
+from .zoom.tokens import replace_grant, store_new_connection
 
 log = logging.getLogger("portal.connections")
 
@@ -48,9 +48,10 @@ NOT_A_LICENSE = (
 class ConnectRefused(Exception):
     """The Zoom account cannot be connected; the message says what to do."""
 
-    def __init__(self, message, reason):
+    def __init__(self, message, reason, owner=None):
         super().__init__(message)
         self.reason = reason
+        self.owner = owner  # the other tutor's connection, for "already linked"
 
 
 def login_warning(login_types):
@@ -87,7 +88,7 @@ def check_profile(tutor, profile):
         raise ConnectRefused(NOT_A_LICENSE, "no_license")
     other = other_tutor_with(profile, tutor)
     if other is not None:
-        raise ConnectRefused(ALREADY_LINKED, f"already_linked:{other.tutor_id}")
+        raise ConnectRefused(ALREADY_LINKED, f"already_linked:{other.tutor_id}", owner=other)
     return login_warning(profile.get("login_types"))
 
 
@@ -112,19 +113,38 @@ def connect(tutor, profile, token, settings, center=None):
     return connection
 
 
-def record_refusal(tutor, profile, reason, center=None):
+def record_refusal(tutor, profile, reason, center=None, kept_for_owner=False):
     """Audit a refused connect so the administrator can see both accounts."""
+    after = {
+        "reason": reason,
+        "zoom_email": (profile.get("email") or "").lower(),
+        "zoom_user_id": profile.get("id"),
+    }
+    if kept_for_owner:
+        after["kept_for_owner"] = True
+    audit.record(tutor, "zoom.connect_refused", center=center, target=tutor, after=after)
+
+
+def hand_to_owner(tutor, refused, profile, token, settings):
+    """After a refused "already linked" connect, keep the owner's connection alive.
+
+    Zoom revoked the owner's tokens when this new grant of the same Zoom user was made
+    (4741), so revoking the new grant too would leave the owner with nothing. Instead it
+    replaces the owner's dead pair. Returns True if it did (then do not revoke it).
+    """
+    owner = refused.owner
+    if owner is None or owner.zoom_user_id != str(profile.get("id") or ""):
+        return False  # another Zoom user (a shared e-mail): Zoom revoked nothing of theirs
+    if not replace_grant(owner, token, settings=settings):
+        return False
     audit.record(
         tutor,
-        "zoom.connect_refused",
-        center=center,
-        target=tutor,
-        after={
-            "reason": reason,
-            "zoom_email": (profile.get("email") or "").lower(),
-            "zoom_user_id": profile.get("id"),
-        },
+        "zoom.grant_kept",
+        center=daily.home_center(owner.tutor),
+        target=owner.tutor,
+        after={"zoom_email": owner.email, "reason": "reauthorized_by_another_tutor"},
     )
+    return True
 
 
 def disconnect(tutor, settings, http=None, actor=None, center=None):

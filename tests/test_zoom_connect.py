@@ -89,6 +89,45 @@ def test_account_linked_to_another_tutor_is_refused(app, auth, client, login_as,
     assert ZoomConnection.for_tutor(world["tutor_a"]).status == "active"
 
 
+def test_refused_duplicate_keeps_the_owner_working(app, auth, client, login_as, world):
+    """Zoom revoked the owner's tokens for the new grant (4741): the owner gets that grant."""
+    from portal_testing import make_user
+
+    from portal.health.checks import duplicate_authorization
+    from portal.health.checks._common import Context
+    from portal.models import utcnow
+    from portal.zoom import ZoomClient
+    from portal.zoom.wiring import zoom_http, zoom_settings
+
+    owner = world["tutor_a"]
+    other = make_user("other.tutor@x.edu", "tutor", [world["a"]], name="Olive Other")
+    login_as("tutor_a")
+    connect_as(auth, client, app, "licensed")
+    first = ZoomConnection.for_tutor(owner)
+    auth.logout()
+    auth.as_user(other)
+    connect_as(auth, client, app, "licensed")
+    page = client.get("/tutor/preferences").get_data(as_text=True)
+    assert 'role="alert"' in page and "already connected to another tutor" in page
+    assert "Tom Tutor" not in page
+
+    kept = ZoomConnection.for_tutor(owner)
+    assert kept.id == first.id and kept.status == "active" and kept.version == first.version + 1
+    live = [g for g in sim_state(app).grants if not g.revoked]
+    assert len(live) == 1  # the first pair was revoked by Zoom, the new one was not
+    with ZoomClient(owner, zoom_settings(app), http=zoom_http(app)) as zoom:
+        assert zoom.me()["email"] == "lena.licensed@example.com"
+    sim_state(app).expire_access_tokens("licensed")
+    with ZoomClient(owner, zoom_settings(app), http=zoom_http(app)) as zoom:
+        assert zoom.me()["email"] == "lena.licensed@example.com"  # the refresh works too
+    actions = [e.action for e in AuditEntry.select().order_by(AuditEntry.id)]
+    assert actions[-2:] == ["zoom.grant_kept", "zoom.connect_refused"]
+
+    (seen,) = duplicate_authorization.run(Context(now=utcnow()))
+    assert seen.tutor_id == other.id and seen.severity == "warning"
+    assert "Olive Other tried to connect" in seen.detail and "Tom Tutor" in seen.detail
+
+
 def test_callback_without_state_or_with_wrong_state_is_400(app, auth, client, login_as, world):
     login_as("tutor_a")
     before = tokens_issued(app)

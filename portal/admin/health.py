@@ -126,7 +126,10 @@ def health_scan_start():
     scan, started = runs.start(_app(), current_user, _centers(), "manual")
     if wants_partial():
         return render("admin/health_scan.html", "partials/health_scan.html", **_scan_context(scan))
-    flash("Health check started." if started else "A health check is already running.")
+    flash(
+        "Health check started." if started else "A health check is already running.",
+        "success" if started else "warning",
+    )
     return redirect(url_for("admin.health_dashboard"), 303)
 
 
@@ -243,7 +246,7 @@ def health_fix(finding_id, name):
         )
         response.headers["HX-Trigger"] = "health-fixed"
         return response
-    flash(error or message)
+    flash(error or message, "error" if error else "success")
     return redirect(url_for("admin.health_finding", finding_id=finding.id), 303)
 
 

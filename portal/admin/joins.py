@@ -103,5 +103,7 @@ def assign_walk_in(center_id):
     if wants_partial():
         context = _context(center, daily.center_today(center), error=error)
         return render("admin/joins_day.html", "partials/walkin_queue.html", **context)
-    flash(error or f"{entry.student.name} assigned to {tutor.name}.")
+    flash(
+        error or f"{entry.student.name} assigned to {tutor.name}.", "error" if error else "success"
+    )
     return redirect(url_for("admin.center_day", center_id=center.id), 303)

@@ -51,7 +51,7 @@ def new_center():
             center = accounts.create_center(form["name"], form["timezone"], actor=current_user)
         except ValidationError as exc:
             return render("admin/center_new.html", form=form, error=str(exc), status=400)
-        flash(f"Center {center.name} created.")
+        flash(f"Center {center.name} created.", "success")
         return redirect(url_for("admin.center_settings", center_id=center.id), 303)
     return render("admin/center_new.html", form=form)
 
@@ -88,7 +88,7 @@ def toggle_virtual_meetings(center_id):
             response.headers["HX-Trigger"] = "settings-changed"
         return response
     state = "on" if center.virtual_meetings_enabled else "off"
-    flash(f"Virtual Meetings is {state} for {center.name}.")
+    flash(f"Virtual Meetings is {state} for {center.name}.", "success")
     return redirect(url_for("admin.center_settings", center_id=center.id), 303)
 
 
@@ -119,7 +119,7 @@ def save_settings(center_id):
         )
         response.headers["HX-Trigger"] = "settings-changed"
         return response
-    flash("Settings saved.")
+    flash("Settings saved.", "success")
     return redirect(url_for("admin.center_settings", center_id=center.id), 303)
 
 
@@ -173,7 +173,7 @@ def add_user(center_id):
             form=form,
             add_error=str(exc),
         )
-    flash(f"{user.name} added to {center.name}.")
+    flash(f"{user.name} added to {center.name}.", "success")
     return redirect(url_for("admin.center_users", center_id=center.id), 303)
 
 
@@ -213,5 +213,5 @@ def save_connect_link(center_id, user_id):
         )
     if wants_partial():
         return render("partials/connect_link_cell.html", **_link_context(center, tutor, saved=True))
-    flash(f"Connect Link for {tutor.name} saved.")
+    flash(f"Connect Link for {tutor.name} saved.", "success")
     return redirect(url_for("admin.center_users", center_id=center.id), 303)

@@ -63,5 +63,5 @@ def logout():
     logout_user()
     session.clear()
     session.regenerate()
-    flash("You have logged out.")
+    flash("You have logged out.", "success")
     return redirect(url_for("auth.login"), 303)

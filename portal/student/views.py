@@ -69,7 +69,7 @@ def cancel(appointment_id):
             "partials/student_appointments.html",
             **_list_context(notice=message),
         )
-    flash(message)
+    flash(message, "success" if done else "error")
     return redirect(url_for("student.appointments_page"), 303)
 
 
@@ -105,7 +105,7 @@ def book():
     except ValidationError as exc:
         context.update(error=str(exc), error_field=exc.field)
         return render("student/book.html", "partials/student_book_form.html", 400, **context)
-    flash(f"Booked: {tutor.name}, online. Press Join at the time of your appointment.")
+    flash(f"Booked: {tutor.name}, online. Press Join at the time of your appointment.", "success")
     target = url_for("student.appointment", appointment_id=appt.id)
     if wants_partial():
         response = render("student/book.html", "partials/student_book_form.html", **context)
@@ -176,5 +176,5 @@ def walk_in_leave(center_id):
         walkins.leave_queue(current_user, entry.id)
     if wants_partial():
         return _walk_in_page(center)
-    flash("You left the walk-in queue.")
+    flash("You left the walk-in queue.", "success")
     return redirect(url_for("student.walk_in"), 303)

@@ -89,7 +89,7 @@ def callback():
             400,
         )
     except OAuthDenied:
-        flash("The Zoom authorization was cancelled. Nothing was connected.")
+        flash("The Zoom authorization was cancelled. Nothing was connected.", "warning")
         return redirect(url_for("tutor.preferences"), 303)
     except (OAuthError, ZoomError) as exc:
         log.warning("zoom callback for tutor %s failed: %r", current_user.id, exc)
@@ -113,15 +113,17 @@ def callback():
     try:
         warning = connections.check_profile(current_user, profile)
     except connections.ConnectRefused as refused:
-        _revoke_quietly(token, settings, http)
-        connections.record_refusal(current_user, profile, refused.reason, center)
-        flash(str(refused))
+        kept = connections.hand_to_owner(current_user, refused, profile, token, settings)
+        if not kept:
+            _revoke_quietly(token, settings, http)
+        connections.record_refusal(current_user, profile, refused.reason, center, kept)
+        flash(str(refused), "error")
         return redirect(url_for("tutor.preferences"), 303)
     connections.connect(current_user, profile, token, settings, center)
     if warning:
-        flash(warning)
+        flash(warning, "warning")
     else:
-        flash(f"Your Zoom account {profile.get('email')} is connected.")
+        flash(f"Your Zoom account {profile.get('email')} is connected.", "success")
     return redirect(url_for("tutor.preferences"), 303)
 
 
@@ -142,7 +144,7 @@ def _revoke_quietly(token, settings, http):
 def disconnect():
     """Revoke at Zoom, delete the tokens even if that fails, end the connection."""
     if ZoomConnection.for_tutor(current_user) is None:
-        flash("No Zoom account is connected.")
+        flash("No Zoom account is connected.", "warning")
         return redirect(url_for("tutor.preferences"), 303)
     settings = zoom_settings(current_app)
     _connection, revoked = connections.disconnect(
@@ -156,5 +158,5 @@ def disconnect():
 
         response = render("partials/vm_panel.html", notice=message, **panel_context(current_user))
         return response
-    flash(message)
+    flash(message, "success" if revoked else "warning")
     return redirect(url_for("tutor.preferences"), 303)

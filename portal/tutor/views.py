@@ -61,7 +61,7 @@ def prepare_session():
         abort(404)
     result = daily.ensure_daily_session(current_user, _factory, center=center)
     if result.outcome == "failed" and not wants_partial():
-        flash("Today's Daily Session could not be prepared. Try again in a few minutes.")
+        flash("Today's Daily Session could not be prepared. Try again in a few minutes.", "error")
     if wants_partial():
         return render("partials/daily_session.html", **panel_context(current_user))
     return redirect(url_for("tutor.preferences"), 303)
@@ -99,7 +99,7 @@ def start_session(session_id):
 
 
 def _start_failed(message):
-    flash(message)
+    flash(message, "error")
     return redirect(url_for("tutor.preferences"), 303)
 
 
@@ -211,5 +211,8 @@ def take_walk_in(center_id):
         entry, error = None, str(exc)
     if wants_partial():
         return _queue_response(center, error)
-    flash(error or f"{entry.student.name} is yours: they can Join your Daily Session now.")
+    flash(
+        error or f"{entry.student.name} is yours: they can Join your Daily Session now.",
+        "error" if error else "success",
+    )
     return redirect(url_for("tutor.today"), 303)

@@ -56,6 +56,7 @@ __all__ = [
     "TokenSource",
     "cipher",
     "mark_needs_reauth",
+    "replace_grant",
     "rotate_keys",
     "seal",
     "store_new_connection",
@@ -159,6 +160,58 @@ def store_new_connection(tutor, profile, token, settings, *, clock=utcnow):
             if attempt == 2:
                 raise
     return None  # pragma: no cover
+
+
+def replace_grant(connection, token, *, settings, clock=utcnow):
+    """Give a tutor's current connection a new grant of the same Zoom user; True if stored.
+
+    A new authorization of a Zoom user revokes that user's earlier tokens for this app
+    (Zoom 4741). When someone else authorizes the account a tutor already has, the new
+    grant is the only live one: it replaces the dead pair, bound to the same tutor and
+    Zoom user, under a version bump so a refresh in flight cannot overwrite it.
+    """
+    at_enc = seal(
+        token["access_token"],
+        tutor_id=connection.tutor_id,
+        zoom_user_id=connection.zoom_user_id,
+        settings=settings,
+    )
+    rt_enc = seal(
+        token["refresh_token"],
+        tutor_id=connection.tutor_id,
+        zoom_user_id=connection.zoom_user_id,
+        settings=settings,
+    )
+    now = clock()
+    scope = token.get("scope") or connection.scopes
+    if isinstance(scope, list | tuple):
+        scope = " ".join(scope)
+
+    def write():
+        with write_tx():
+            return (
+                ZoomConnection.update(
+                    access_token_enc=at_enc,
+                    refresh_token_enc=rt_enc,
+                    expires_at=now + datetime.timedelta(seconds=int(token["expires_in"])),
+                    scopes=scope,
+                    status=USABLE_STATUS,
+                    last_error=None,
+                    lease_owner=None,
+                    lease_until=None,
+                    version=ZoomConnection.version + 1,
+                    updated_at=now,
+                )
+                .where((ZoomConnection.id == connection.id) & ZoomConnection.ended_at.is_null())
+                .execute()
+            )
+
+    stored = retry_locked(write, attempts=5) == 1
+    if stored:
+        log.info(
+            "zoom connection %s: tokens replaced by a new grant of its Zoom user", connection.id
+        )
+    return stored
 
 
 # --- marking ---------------------------------------------------------------------------------

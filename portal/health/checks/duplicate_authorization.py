@@ -3,11 +3,17 @@
 Includes legacy rows made before connect-time refusal existed. One SQL query: the
 current connections whose Zoom user id or e-mail occurs more than once (two
 GROUP BY ... HAVING subqueries); the few rows it returns are grouped into linked sets.
+
+Also the refused attempts (``zoom.connect_refused`` "already linked" in the audit trail,
+within ``ATTEMPT_WINDOW``) of tutors who have not connected an account of their own since:
+the attempting tutor is told only that the account is taken; the administrator sees both.
 """
+
+import datetime
 
 from peewee import fn
 
-from ...models import User, ZoomConnection
+from ...models import AuditEntry, User, ZoomConnection
 from ..findings import Observation, tutor_key
 from ._common import home_center, plural
 
@@ -27,6 +33,7 @@ STEPS = (
 )
 FIXES = ("keep_authorization", "notify_reconnect", "reverify")
 RESOLVED = "The Zoom account is connected to one tutor only"
+ATTEMPT_WINDOW = datetime.timedelta(days=7)
 
 
 def run(ctx):
@@ -99,6 +106,73 @@ def run(ctx):
                     {"zoom_user_id": row[1], "zoom_email": row[2], "linked": linked},
                 )
             )
+    return found + _refused_attempts(ctx, {o.tutor_id for o in found})
+
+
+def _refused_attempts(ctx, already):
+    """Tutors recently refused an account that another tutor has, still without their own."""
+    entries = list(
+        AuditEntry.select(AuditEntry.actor, AuditEntry.after, AuditEntry.created_at)
+        .where(
+            AuditEntry.action == "zoom.connect_refused",
+            AuditEntry.created_at > ctx.now - ATTEMPT_WINDOW,
+        )
+        .order_by(AuditEntry.created_at)
+        .tuples()
+    )
+    latest = {}
+    for actor, after, at in entries:
+        reason = str((after or {}).get("reason") or "")
+        if actor is not None and reason.startswith("already_linked:"):
+            latest[actor] = (after, at, int(reason.split(":", 1)[1]))
+    tutors = ctx.within(latest) - already
+    if not tutors:
+        return []
+    names = dict(
+        User.select(User.id, User.name)
+        .where(User.id.in_(list(tutors | {v[2] for v in latest.values()})))
+        .tuples()
+    )
+    connected = dict(
+        ZoomConnection.select(ZoomConnection.tutor, ZoomConnection.connected_at)
+        .where(ZoomConnection.ended_at.is_null(), ZoomConnection.tutor.in_(list(tutors)))
+        .tuples()
+    )
+    centers = dict(
+        User.select(User.id, home_center(User.id)).where(User.id.in_(list(tutors))).tuples()
+    )
+    found = []
+    for tutor_id in sorted(tutors):
+        after, at, owner_id = latest[tutor_id]
+        if connected.get(tutor_id) and connected[tutor_id] > at:
+            continue  # connected an account of their own since
+        email = after.get("zoom_email") or after.get("zoom_user_id")
+        kept = " The owner's connection kept working." if after.get("kept_for_owner") else ""
+        detail = (
+            f"{names.get(tutor_id, 'A tutor')} tried to connect the Zoom account {email}, "
+            f"which is already connected to {names.get(owner_id, 'another tutor')}. The portal "
+            f"refused it.{kept} If the account is theirs, disconnect it from the other tutor "
+            "first; otherwise ask them to sign in to Zoom with their own account and press "
+            "Authorize again."
+        )
+        evidence = {
+            "attempted_at": at,
+            "zoom_email": after.get("zoom_email"),
+            "zoom_user_id": after.get("zoom_user_id"),
+            "owner_tutor_id": owner_id,
+            "kept_for_owner": bool(after.get("kept_for_owner")),
+        }
+        found.append(
+            Observation(
+                NAME,
+                tutor_key(NAME, tutor_id),
+                "warning",
+                centers.get(tutor_id),
+                tutor_id,
+                detail,
+                evidence,
+            )
+        )
     return found
 
 

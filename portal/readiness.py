@@ -3,7 +3,12 @@
 Each row is green (ok=True), red (ok=False) or grey (ok=None: could not check,
 with the reason — a network error is never reported as a problem with the
 tutor's setup). Rows that need Zoom make at most two calls: the profile and
-today's meeting.
+today's meeting. The rows never contradict each other: when Zoom refuses the
+token (or the stored status says it did) "connected" is red too and the rows
+Zoom could not be asked about are grey; statuses are shown in plain words
+(``status_words``), and each fix names the one button that fixes it.
+"Zoom permissions" reads the stored scopes (``portal.zoom.scopes``) and any
+4711 the two calls just got.
 """
 
 import datetime
@@ -15,7 +20,14 @@ from urllib.parse import urlsplit
 from . import daily
 from .connections import LOGIN_NAMES, SOCIAL_LOGINS
 from .models import ZoomConnection
-from .zoom.errors import ZoomError, ZoomNotFound, ZoomReauthRequired
+from .zoom import scopes
+from .zoom.errors import (
+    ZoomAuthError,
+    ZoomError,
+    ZoomNotFound,
+    ZoomReauthRequired,
+    ZoomScopeError,
+)
 
 ZOOM_LINK = re.compile(r"(^|\.)zoom\.(us|com)$")
 
@@ -49,6 +61,44 @@ def _shared(connection):
     )
 
 
+STATUS_WORDS = {
+    "needs_reauth": "Zoom stopped accepting the portal's authorization",
+    "deauthorized": "the portal app was removed from your Zoom account",
+    "revoked": "the authorization was revoked",
+    "error": "the connection failed",
+    "ended": "the connection was ended",
+}
+RECONNECT = "Press “Connect again” in Preferences → Virtual Meetings."
+CHECK_AGAIN = "Press “Check again” in a few minutes."
+TOKEN = "Zoom still accepts the portal"
+PERMISSIONS = "Zoom permissions"
+SESSION = "Today's Daily Session matches Zoom"
+REFUSED = "Zoom refuses the portal's authorization, so it can't be asked until you connect again"
+PROFILE_ROWS = (
+    ("licensed", "Licensed Zoom account"),
+    ("login", "Signs in with e-mail and password"),
+)
+
+
+def status_words(status):
+    """A connection status in plain words (never the raw status string)."""
+    return STATUS_WORDS.get(status, "the connection stopped working")
+
+
+def _grey(key, label, reason, fix=""):
+    return Row(key, label, None, f"Not checked: {reason}.", fix)
+
+
+def _not_checked(why):
+    """The token row (red: the stored status says why) and the Zoom rows that can't be asked."""
+    reason = f"{why}; Zoom can't be asked until you connect again"
+    keys = (*PROFILE_ROWS, ("permissions", PERMISSIONS), ("session", SESSION))
+    return [
+        Row("token", TOKEN, False, why[0].upper() + why[1:] + ".", RECONNECT),
+        *(_grey(key, label, reason) for key, label in keys),
+    ]
+
+
 def check_tutor(tutor, client_factory):
     """Run every readiness check for a tutor; returns a list of Row."""
     connection = ZoomConnection.for_tutor(tutor)
@@ -60,32 +110,42 @@ def check_tutor(tutor, client_factory):
                 "Zoom account connected",
                 False,
                 "No Zoom account is connected.",
-                "In Select meeting choose “Connect to Zoom Account” and press Authorize.",
+                "In Select meeting choose “Connect to Zoom Account”, then press “Authorize”.",
             )
         )
         rows.append(_connect_link_row(tutor, connected=False))
         return rows
     if connection.status != "active":
+        why = status_words(connection.status)
         rows.append(
-            Row(
-                "connected",
-                "Zoom account connected",
-                False,
-                f"The connection to {connection.email} stopped working ({connection.status}).",
-                "Choose “Disconnect Zoom Account”, then connect again.",
+            _refused_row(
+                connection, f"The connection to {connection.email} stopped working: {why}."
             )
         )
+        rows.extend(_not_checked(why))
         rows.append(_connect_link_row(tutor, connected=True))
         return rows
-    rows.append(
-        Row("connected", "Zoom account connected", True, f"Connected to {connection.email}.")
-    )
     client = client_factory(tutor)
     try:
-        rows.extend(_profile_rows(client, connection))
-        rows.extend(_session_rows(client, tutor))
+        profile = _ask(client.me)
+        meeting = _ask_session(client, tutor, refused=profile.refused)
     finally:
         client.close()
+    if profile.refused or meeting.refused:
+        rows.append(
+            _refused_row(
+                connection,
+                f"You connected {connection.email}, but Zoom no longer accepts the portal's "
+                "authorization for it.",
+            )
+        )
+    else:
+        rows.append(
+            Row("connected", "Zoom account connected", True, f"Connected to {connection.email}.")
+        )
+    rows.extend(_profile_rows(profile, meeting))
+    rows.append(_permissions_row(connection, profile, meeting))
+    rows.extend(_session_rows(meeting, profile.refused or meeting.refused))
     rows.append(_connect_link_row(tutor, connected=True))
     shared = _shared(connection)
     rows.append(
@@ -96,32 +156,80 @@ def check_tutor(tutor, client_factory):
             "This Zoom account is also connected to another tutor's portal account."
             if shared
             else "No other tutor uses this Zoom account.",
-            "Ask your center administrator to resolve the duplicate connection." if shared else "",
+            "Ask your center administrator to choose which tutor keeps this Zoom account "
+            "(“Keep the Zoom account for the chosen tutor”)."
+            if shared
+            else "",
         )
     )
     return rows
 
 
-def _unknown(key, label, exc):
-    return Row(key, label, None, f"Could not check: Zoom did not answer ({exc}).", "Try again.")
+def _refused_row(connection, detail):
+    return Row("connected", "Zoom account connected", False, detail, RECONNECT)
 
 
-def _profile_rows(client, connection):
+@dataclass
+class _Answer:
+    """What one Zoom call gave: the data, or why not (refused, a missing scope, no answer)."""
+
+    data: dict | None = None
+    refused: bool = False
+    scope_error: ZoomScopeError | None = None
+    error: ZoomError | None = None
+    session: object = None
+    skipped: str = ""
+
+
+def _ask(call, *args):
     try:
-        profile = client.me()
-    except ZoomReauthRequired:
+        return _Answer(data=call(*args))
+    except (ZoomReauthRequired, ZoomAuthError):
+        return _Answer(refused=True)
+    except ZoomScopeError as exc:
+        return _Answer(scope_error=exc)
+    except ZoomError as exc:
+        return _Answer(error=exc)
+
+
+def _ask_session(client, tutor, refused):
+    session = daily.today_session(tutor)
+    if session is None or session.zoom_meeting_id is None:
+        return _Answer(session=session, skipped="not created")
+    if refused:
+        return _Answer(session=session, skipped="refused")
+    answer = _ask(client.get_meeting, session.zoom_meeting_id)
+    answer.session = session
+    return answer
+
+
+def _unknown(key, label, exc):
+    return Row(key, label, None, f"Could not check: Zoom did not answer ({exc}).", CHECK_AGAIN)
+
+
+def _profile_rows(answer, meeting):
+    """The token, licence and sign-in rows from GET /users/me."""
+    if answer.refused or meeting.refused:
         return [
             Row(
                 "token",
-                "Zoom still accepts the portal",
+                TOKEN,
                 False,
                 "Zoom no longer accepts the portal's authorization for your account.",
-                "Choose “Disconnect Zoom Account”, then connect again.",
-            )
+                RECONNECT,
+            ),
+            *(_grey(key, label, REFUSED) for key, label in PROFILE_ROWS),
         ]
-    except ZoomError as exc:
-        return [_unknown("token", "Zoom still accepts the portal", exc)]
-    rows = [Row("token", "Zoom still accepts the portal", True, "The authorization works.")]
+    if answer.error is not None:
+        return [
+            _unknown("token", TOKEN, answer.error),
+            *(_unknown(key, label, answer.error) for key, label in PROFILE_ROWS),
+        ]
+    rows = [Row("token", TOKEN, True, "The authorization works.")]
+    if answer.scope_error is not None:
+        reason = "the portal isn't allowed to read your Zoom profile (see Zoom permissions)"
+        return rows + [_grey(key, label, reason) for key, label in PROFILE_ROWS]
+    profile = answer.data or {}
     licensed = profile.get("type") == 2
     rows.append(
         Row(
@@ -131,7 +239,10 @@ def _profile_rows(client, connection):
             "Your Zoom account is licensed."
             if licensed
             else "Your Zoom account is a free (Basic) account; it can't host the Daily Session.",
-            "" if licensed else "Ask your center for a licensed Zoom account, then reconnect.",
+            ""
+            if licensed
+            else "Sign in to Zoom with a licensed account (ask your center for one), then "
+            "press “Connect again”.",
         )
     )
     types = profile.get("login_types") or []
@@ -144,7 +255,7 @@ def _profile_rows(client, connection):
             not social,
             f"Zoom sign-in method: {names}.",
             "Sign in to Zoom with your e-mail and password instead of "
-            f"{' or '.join(social)}, then reconnect."
+            f"{' or '.join(social)}, then press “Connect again”."
             if social
             else "",
         )
@@ -152,34 +263,72 @@ def _profile_rows(client, connection):
     return rows
 
 
-def _session_rows(client, tutor):
-    session = daily.today_session(tutor)
-    label = "Today's Daily Session matches Zoom"
-    if session is None or session.zoom_meeting_id is None:
+def _permissions_row(connection, profile, meeting):
+    """Zoom permissions: the stored scopes, and what a 4711 from Zoom named just now."""
+    if profile.refused or meeting.refused:
+        return _grey("permissions", PERMISSIONS, REFUSED)
+    stored = scopes.missing(connection.scopes)
+    refusals = [a.scope_error for a in (profile, meeting) if a.scope_error is not None]
+    named = [name for exc in refusals for name in exc.scopes]
+    parts, items = [], list(stored or [])
+    if stored:
+        parts.append(f"The portal's Zoom app isn't allowed to {scopes.phrase(stored)}.")
+    if refusals:
+        said = ", ".join(dict.fromkeys(named)) or "a permission (code 4711)"
+        parts.append(f"Zoom just answered that the authorization lacks {said}.")
+        items += [m for m in scopes.named(named) if m not in items]
+    if items or refusals:
+        if items:
+            parts.append(scopes.consequence(items))
+        fix = f"{scopes.who_adds(items)}; then press “Connect again”."
+        return Row("permissions", PERMISSIONS, False, " ".join(parts), fix)
+    if stored is None:
+        return _grey(
+            "permissions",
+            PERMISSIONS,
+            "Zoom did not say which permissions it granted when you connected",
+            RECONNECT,
+        )
+    return Row(
+        "permissions",
+        PERMISSIONS,
+        True,
+        "The portal's Zoom app may read your profile and create, read, list, update and "
+        "delete meetings.",
+    )
+
+
+def _session_rows(answer, refused):
+    session = answer.session
+    if refused:
+        return [_grey("session", SESSION, REFUSED)]
+    if answer.skipped == "not created":
         return [
             Row(
                 "session",
-                label,
+                SESSION,
                 False,
                 "Today's Daily Session has not been created yet.",
-                "Open Virtual Meetings: the portal prepares it; if that fails, reconnect.",
+                "Press “Create today's session” in Preferences → Virtual Meetings.",
             )
         ]
     number = daily.format_meeting_number(session.zoom_meeting_id)
-    try:
-        meeting = client.get_meeting(session.zoom_meeting_id)
-    except ZoomNotFound:
+    if answer.scope_error is not None:
+        reason = f"the portal isn't allowed to read meeting {number} (see Zoom permissions)"
+        return [_grey("session", SESSION, reason)]
+    if isinstance(answer.error, ZoomNotFound):
         return [
             Row(
                 "session",
-                label,
+                SESSION,
                 False,
                 f"Meeting {number} no longer exists in Zoom.",
-                "Disconnect and reconnect, or ask your administrator to recreate today's session.",
+                "Ask your center administrator to press “Recreate today's Daily Session”.",
             )
         ]
-    except ZoomError as exc:
-        return [_unknown("session", label, exc)]
+    if answer.error is not None:
+        return [_unknown("session", SESSION, answer.error)]
+    meeting = answer.data or {}
     problems = []
     if str(meeting.get("host_id") or "") != str(session.host_id or ""):
         problems.append("it is hosted by another Zoom user")
@@ -189,11 +338,14 @@ def _session_rows(client, tutor):
     rows = [
         Row(
             "session",
-            label,
+            SESSION,
             ok,
             f"Daily Session {session.date.isoformat()}, meeting {number}"
             + ("." if ok else ", but " + " and ".join(problems) + "."),
-            "" if ok else "Sign out of Zoom and back in with the right account, then reconnect.",
+            ""
+            if ok
+            else "Sign out of Zoom and back in with the account you teach with, then press "
+            "“Connect again”.",
         )
     ]
     waiting = (meeting.get("settings") or {}).get("waiting_room")
@@ -236,7 +388,7 @@ def _connect_link_row(tutor, connected):
         "No Zoom link left in the Connect Link field",
         not stale if connected else (not is_zoom_link(link)),
         detail,
-        "Ask your center administrator to empty the Connect Link field."
+        "Ask your center administrator to press “Clear Connect Link”."
         if is_zoom_link(link)
         else "",
     )

@@ -210,7 +210,7 @@ def test_meetings_tab_lists_today_upcoming_and_past(app, auth, client, connected
 def test_check_my_setup_all_green(app, auth, client, connected):
     prepare(auth)
     html = client.get("/tutor/setup?run=1", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert html.count('class="check-row ok"') == 8, html
+    assert html.count('class="check-row ok"') == 9, html  # 8 rows + Zoom permissions
     assert 'class="check-row bad"' not in html
 
 

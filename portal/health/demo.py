@@ -12,7 +12,8 @@ Two halves, because the Zoom simulator lives in the memory of one process:
   PKCE, token exchange, profile, ``connections.connect``), prepares today's Daily
   Sessions through the claim protocol, then breaks things the way Zoom would (a
   meeting deleted behind the portal's back, revoked tokens, a licence downgraded
-  to Basic, a second tutor authorizing the same Zoom user) and runs a first health
+  to Basic, a second tutor authorizing the same Zoom user, an authorization made
+  while the app lacked the delete scope) and runs a first health
   scan. It does nothing once any of those tutors has ever had a connection, so a
   restart keeps what the newcomer fixed.
 
@@ -47,9 +48,12 @@ PEOPLE = (
     ("google.tutor@demo.edu", "Gus Google", ("demo-gus", "gus.g@example.com", 2, [1])),
     ("revoked.tutor@demo.edu", "Rae Revoked", ("demo-rae", "rae.r@example.com", 2, [100])),
     ("device.tutor@demo.edu", "Dev One-Device", ("demo-dev", "dev.d@example.com", 2, [100])),
+    ("scopes.tutor@demo.edu", "Sid Scopes", ("demo-sid", "sid.s@example.com", 2, [100])),
     ("offline.tutor@demo.edu", "Otto Offline", None),
 )
 STUDENT = "student@demo.edu"
+# missing_scope: Sid authorized while the app (granular scopes) lacked this one.
+NO_SCOPE = ("scopes.tutor@demo.edu", "meeting:delete:meeting")
 _lock = threading.Lock()
 
 
@@ -120,8 +124,10 @@ def ensure_zoom_side(app):
         return done
 
 
-def connect_via_simulator(app, tutor, user_key):
-    """Authorize ``user_key`` at the simulator for ``tutor`` through the real OAuth client."""
+def connect_via_simulator(app, tutor, user_key, scopes=None):
+    """Authorize ``user_key`` at the simulator for ``tutor`` through the real OAuth client.
+
+    ``scopes`` overrides the scopes the simulated app grants (a token lacking some)."""
     state = app.extensions["zoom_sim"]
     settings, http = zoom_settings(app), zoom_http(app)
     store = {}
@@ -131,6 +137,7 @@ def connect_via_simulator(app, tutor, user_key):
         query["redirect_uri"][0],
         query.get("code_challenge", [None])[0],
         query.get("code_challenge_method", [None])[0],
+        scopes=scopes,
     )
     token = finish_authorization({"code": code, "state": query["state"][0]}, store, settings, http)
     profile = fetch_profile(token["access_token"], settings, http)
@@ -141,9 +148,11 @@ def connect_via_simulator(app, tutor, user_key):
 def setup_zoom_side(app, now=None):
     """Connect the demo tutors, prepare their sessions, break things, run a first scan."""
     from ..models import Center
+    from ..zoom.simulator.tokens import GRANULAR_SCOPES
     from . import runs
 
     state = app.extensions["zoom_sim"]
+    lacking = tuple(s for s in GRANULAR_SCOPES if s != NO_SCOPE[1])
     center = Center.get(Center.name == CENTER)
     for email, _name, zoom in PEOPLE:
         if zoom is None:
@@ -155,7 +164,7 @@ def setup_zoom_side(app, now=None):
             first, last = _name.split(" ", 1)
             state.add_user(key, zoom_email, first, last, type=kind, login_types=list(logins))
         tutor = User.by_email(email)
-        connect_via_simulator(app, tutor, key)
+        connect_via_simulator(app, tutor, key, lacking if email == NO_SCOPE[0] else None)
         daily.ensure_daily_session(tutor, lambda t: client_for(app, t), center=center, now=now)
     mina = User.by_email("mismatch.tutor@demo.edu")
     state.zoom_delete_meeting(daily.today_session(mina, center).zoom_meeting_id, notify=False)

@@ -20,6 +20,8 @@ REASONS = {
     "duplicate_authorization": "your Zoom account is also connected to another tutor's "
     "portal account; connect your own Zoom account",
     "not_connected": "students have online appointments with you but no Zoom account is connected",
+    "missing_scope": "the portal's Zoom app lacks a permission it needs; once your Zoom "
+    "administrator has added it, reconnect so the new authorization carries it",
 }
 
 

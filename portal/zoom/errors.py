@@ -26,6 +26,8 @@ Hierarchy::
           OAuthInvalidGrant    ``invalid_grant`` (used/expired code or refresh token)
 """
 
+from .scopes import parse_4711
+
 MAX_MESSAGE = 300
 
 
@@ -135,6 +137,11 @@ class ZoomAmbiguous(ZoomUnavailable):
 
 class ZoomScopeError(ZoomError):
     """The token lacks a scope the call needs (code 4711); only re-authorization helps."""
+
+    @property
+    def scopes(self):
+        """The scope names Zoom said were missing (``scopes:[a, b]``); may be empty."""
+        return parse_4711(self.message)
 
 
 class ZoomValidationError(ZoomError):

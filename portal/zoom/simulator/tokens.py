@@ -95,7 +95,8 @@ class Grant:
 
     @property
     def granular(self):
-        return any(scope.count(":") >= 2 for scope in self.scopes)
+        """Granular scopes have three parts (``meeting:read:admin`` is a classic admin scope)."""
+        return any(scope.removesuffix(":admin").count(":") >= 2 for scope in self.scopes)
 
 
 class TokensMixin:
@@ -145,8 +146,11 @@ class TokensMixin:
         if args.get("code_challenge") and (method or "plain") not in {"S256", "plain"}:
             raise AuthorizeError("Unsupported code_challenge_method: use S256.", 4700)
 
-    def issue_code(self, user_ref, redirect_uri, code_challenge=None, method=None):
-        """Approve the app as `user_ref` (key, id or email); return a fresh authorization code."""
+    def issue_code(self, user_ref, redirect_uri, code_challenge=None, method=None, scopes=None):
+        """Approve the app as `user_ref` (key, id or email); return a fresh authorization code.
+
+        The grant carries the app's configured scopes, or `scopes` when given (one user's
+        grant made while the app lacked some, e.g. for the demo)."""
         with self.lock:
             user = self.user(user_ref)
             if user.deleted:
@@ -156,7 +160,7 @@ class TokensMixin:
                 code=code,
                 user_id=user.id,
                 redirect_uri=redirect_uri,
-                scopes=self.config.granted_scopes(),
+                scopes=tuple(scopes) if scopes is not None else self.config.granted_scopes(),
                 expires_at=self.now() + timedelta(seconds=self.config.code_lifetime),
                 challenge=code_challenge or None,
                 method=(method or "plain") if code_challenge else None,

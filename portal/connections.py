@@ -93,11 +93,18 @@ def check_profile(tutor, profile):
 
 
 def connect(tutor, profile, token, settings, center=None):
-    """Store the connection (encrypted tokens) and audit it; returns the row."""
+    """Store the connection (encrypted tokens) and audit it; returns the row.
+
+    ``row.retired_session`` is today's Daily Session of the previous Zoom account, if this
+    call retired it (None otherwise).
+    """
     profile = dict(profile)
     if profile.get("email"):
         profile["email"] = profile["email"].lower()
     connection = store_new_connection(tutor, profile, token, settings)
+    # Today's session of another Zoom account can't be started with this one: retire it,
+    # so the claim protocol creates today's for this account.
+    connection.retired_session = daily.retire_other_hosts(tutor, connection.zoom_user_id, center)
     audit.record(
         tutor,
         "zoom.connect",

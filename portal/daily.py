@@ -225,6 +225,47 @@ def ensure_daily_session(tutor, client_factory, day=None, center=None, now=None)
         client.close()
 
 
+def retire(session, reason):
+    """Mark a Daily Session ``missing`` so the claim protocol replaces it; True if this call did.
+
+    Conditional on the meeting it still names: when two callers retire the same dead
+    session, one retires it and the other finds the replacement (or its claim) instead.
+    """
+
+    def write():
+        with write_tx():
+            return (
+                DailySession.update(status="missing", last_error=reason[:500])
+                .where(
+                    DailySession.id == session.id,
+                    DailySession.zoom_meeting_id == session.zoom_meeting_id,
+                    DailySession.status.in_(READY),
+                )
+                .execute()
+            )
+
+    retired = retry_locked(write) == 1
+    if retired:
+        log.info("daily session %s (tutor %s) retired: %s", session.id, session.tutor_id, reason)
+    return retired
+
+
+def replace_gone_session(tutor, client_factory, session, center=None):
+    """Today's session is gone at Zoom (confirmed): create its replacement (claim protocol)."""
+    retire(session, f"meeting {session.zoom_meeting_id} no longer exists in Zoom")
+    return ensure_daily_session(tutor, client_factory, center=center)
+
+
+def retire_other_hosts(tutor, zoom_user_id, center=None, now=None):
+    """After connecting another Zoom account: retire today's session hosted by the old one."""
+    session = today_session(tutor, center, now)
+    if session is None or not session.host_id or session.host_id == zoom_user_id:
+        return None
+    if retire(session, "hosted by a Zoom account the tutor no longer uses"):
+        return session
+    return None
+
+
 def connected_tutors():
     """Tutors with a current, usable Zoom connection and a Virtual Meetings center."""
     enabled = (

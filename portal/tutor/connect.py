@@ -34,7 +34,7 @@ from ..zoom.errors import (
     ZoomError,
 )
 from ..zoom.oauth import finish_authorization, revoke_token, start_authorization
-from ..zoom.wiring import zoom_http, zoom_settings
+from ..zoom.wiring import client_for, zoom_http, zoom_settings
 
 log = logging.getLogger("portal.connect")
 
@@ -119,11 +119,26 @@ def callback():
         connections.record_refusal(current_user, profile, refused.reason, center, kept)
         flash(str(refused), "error")
         return redirect(url_for("tutor.preferences"), 303)
-    connections.connect(current_user, profile, token, settings, center)
+    connection = connections.connect(current_user, profile, token, settings, center)
     if warning:
         flash(warning, "warning")
     else:
         flash(f"Your Zoom account {profile.get('email')} is connected.", "success")
+    retired = connection.retired_session
+    if retired is None:
+        return redirect(url_for("tutor.preferences"), 303)  # the panel prepares today's
+    # Today's session was the other account's: create this account's now and say so.
+    result = daily.ensure_daily_session(
+        current_user, lambda tutor: client_for(current_app, tutor), center=center
+    )
+    if result.session is not None and result.session.zoom_meeting_id:
+        flash(
+            f"Today's Daily Session {daily.format_meeting_number(retired.zoom_meeting_id)} "
+            "belonged to the Zoom account you used before, so the portal created a new one "
+            f"for this account: {daily.format_meeting_number(result.session.zoom_meeting_id)}. "
+            "Students are sent there from now on.",
+            "warning",
+        )
     return redirect(url_for("tutor.preferences"), 303)
 
 

@@ -5,6 +5,7 @@ something that needs it (Start, Check my setup, preparing today's session).
 """
 
 import datetime
+import logging
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
@@ -16,6 +17,8 @@ from ..rendering import render, wants_partial
 from ..zoom.errors import ZoomError, ZoomNotFound, ZoomReauthRequired
 from ..zoom.wiring import client_for, zoom_link_base
 from . import bp
+
+log = logging.getLogger("portal.tutor")
 
 
 def panel_context(tutor, choice=""):
@@ -31,6 +34,10 @@ def panel_context(tutor, choice=""):
         "today": daily.center_today(centers[0]) if centers else None,
         "choice": choice if choice == ("disconnect" if connection else "connect") else "",
         "format_number": daily.format_meeting_number,
+        "session_ready": bool(
+            session and session.status in daily.READY and session.zoom_meeting_id
+        ),
+        "status_words": readiness.status_words,
     }
 
 
@@ -75,27 +82,65 @@ def start_session(session_id):
     )
     if session is None or session.zoom_meeting_id is None:
         abort(404)
+    if session.status not in daily.READY:
+        return redirect(url_for("tutor.preferences"), 303)  # the panel says what to do
     client = client_for(current_app, current_user)
     try:
-        meeting = client.get_meeting(session.zoom_meeting_id)
+        meeting = _fetch_meeting(client, session.zoom_meeting_id)
     except ZoomReauthRequired:
-        return _start_failed("Zoom no longer accepts the portal for your account. Reconnect it.")
-    except ZoomNotFound:
         return _start_failed(
-            "This meeting no longer exists in Zoom. Disconnect and reconnect your Zoom account."
+            "Zoom no longer accepts the portal for your account, so the Daily Session can't "
+            "be started. Press “Connect again” below and sign in to Zoom."
         )
+    except ZoomNotFound:
+        return _replace_gone(session)
     except ZoomError:
         return _start_failed("Zoom did not answer. Try Start again in a moment.")
     finally:
         client.close()
     start_url = meeting.get("start_url") or ""
     if not join.url_checker(zoom_link_base(current_app))(start_url):
-        abort(502)
+        log.warning("start url for session %s is not a Zoom link; refused", session.id)
+        return _start_failed(
+            "Zoom sent a start link the portal doesn't recognise, so it wasn't opened. Open "
+            "the Zoom app and start your Daily Session there, and tell your administrator."
+        )
     response = redirect(start_url, 303)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     # Remember this browser, so a student's Join from it shows as same_device.
     return devices.remember_start(response, current_user.id, session.id)
+
+
+def _fetch_meeting(client, meeting_id):
+    """GET the meeting; a 3001 "does not exist" is asked once more before it is believed."""
+    try:
+        return client.get_meeting(meeting_id)
+    except ZoomNotFound:
+        return client.get_meeting(meeting_id)
+
+
+def _replace_gone(session):
+    """Zoom confirmed today's meeting is gone: create the replacement and show its number."""
+    old = daily.format_meeting_number(session.zoom_meeting_id)
+    center = session.center
+    if session.date != daily.center_today(center):
+        return _start_failed(f"The Daily Session {old} of {session.date:%d %B} no longer exists.")
+    result = daily.replace_gone_session(current_user, _factory, session, center=center)
+    fresh = result.session
+    if fresh is not None and fresh.status in daily.READY and fresh.zoom_meeting_id:
+        new = daily.format_meeting_number(fresh.zoom_meeting_id)
+        flash(
+            f"Today's Daily Session {old} no longer exists in Zoom, so the portal created a "
+            f"new one: {new}. Students are sent there from now on. Check that the Zoom app "
+            "shows this number, then press Start.",
+            "warning",
+        )
+        return redirect(url_for("tutor.preferences"), 303)
+    return _start_failed(
+        f"Today's Daily Session {old} no longer exists in Zoom, and a new one could not be "
+        "created yet. Press “Create today's session” in a few minutes."
+    )
 
 
 def _start_failed(message):

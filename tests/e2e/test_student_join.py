@@ -75,7 +75,7 @@ def test_student_books_presses_join_and_lands_in_the_daily_session(
 
     page.click("a.button:has-text('Join')")
     page.wait_for_url(f"**/zoom-sim/j/{meeting.id}?pwd=**")
-    assert page.url == DailySession.get().join_url
+    assert page.url == DailySession.get().join_url + "&uname=Stu%20Student"
     assert format_meeting_number(meeting.id) in page.inner_text("body")
     event = JoinEvent.get()
     assert event.destination == "daily_session" and event.meeting_id == meeting.id

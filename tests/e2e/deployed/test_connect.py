@@ -1,10 +1,15 @@
-"""As deployed: a tutor connects Zoom at another origin, presses Start, a student presses Join."""
+"""As deployed: connecting Zoom at another origin, Start, Join, and what breaks on the way.
+
+Each test runs in the production-shaped world of conftest.py (gunicorn, a Zoom at its own
+address, the job consumer) and checks the pages it visits for CSP violations.
+"""
 
 import datetime
 
 import pytest
+from portal_testing import make_user
 
-from e2e.browser import log_in
+from e2e.browser import log_in, log_out
 from portal.daily import format_meeting_number
 from portal.models import Appointment, DailySession, ZoomConnection, utcnow
 
@@ -21,6 +26,31 @@ def authorize(watch, base, zoom, user_key):
     page.check(f"text={zoom.user(user_key).display_name}")
     page.click("button:has-text('Authorize')")
     page.wait_for_url(f"{base}/tutor/preferences")
+
+
+def book_now(world, tutor, student_key="student_a"):
+    """An online appointment with the tutor that is open for Join right now."""
+    start = utcnow() - datetime.timedelta(minutes=5)
+    return Appointment.create(
+        student=world[student_key],
+        tutor=tutor,
+        center=world["a"],
+        kind="online",
+        start_at=start,
+        end_at=start + datetime.timedelta(hours=1),
+    )
+
+
+def student_joins(new_page, deployed, world, appointment, meeting_id):
+    """A student presses Join and lands in that meeting at Zoom, named for the waiting room."""
+    student = new_page()
+    log_in(student, deployed.url, world["student_a"].email)
+    student.page.click("text=My appointments")
+    student.page.click(f"a[href='/join/appointment/{appointment.id}']")
+    student.page.wait_for_url(f"{deployed.zoom_url}/j/{meeting_id}**")
+    assert world["student_a"].name in student.page.inner_text("body")
+    student.assert_clean()
+    return student
 
 
 def test_connect_start_join(deployed, new_page, world):
@@ -40,20 +70,131 @@ def test_connect_start_join(deployed, new_page, world):
     page.wait_for_url(f"{deployed.zoom_url}/s/{meeting.id}**")
     assert zoom.meeting(meeting.id).status == "started"
 
-    start = utcnow() - datetime.timedelta(minutes=5)
-    appointment = Appointment.create(
-        student=world["student_a"],
-        tutor=tutor,
-        center=world["a"],
-        kind="online",
-        start_at=start,
-        end_at=start + datetime.timedelta(hours=1),
-    )
-    student = new_page()
-    log_in(student, deployed.url, world["student_a"].email)
-    student.page.goto(f"{deployed.url}/join/appointment/{appointment.id}")
-    student.page.wait_for_url(f"{deployed.zoom_url}/j/{meeting.id}**")
-    assert world["student_a"].name in student.page.inner_text("body")
-    student.assert_clean()
+    student_joins(new_page, deployed, world, book_now(world, tutor), meeting.id)
     assert ZoomConnection.for_tutor(tutor).status == "active"
     assert DailySession.get(DailySession.tutor == tutor).zoom_meeting_id == meeting.id
+
+
+def test_basic_refused_google_warned(deployed, new_page, world):
+    watch = new_page()
+    page = watch.page
+    log_in(watch, deployed.url, world["tutor_a"].email)
+    authorize(watch, deployed.url, deployed.zoom, "basic")
+    alert = page.locator("#messages [role=alert]")
+    assert "Free Zoom accounts aren't supported" in alert.inner_text()
+    assert page.locator("#messages .notice").count() == 0  # an error, not a success
+    assert ZoomConnection.for_tutor(world["tutor_a"]) is None
+    assert page.locator("select[name=choice] option[value=connect]").count() == 1
+    watch.assert_clean()
+
+    authorize(watch, deployed.url, deployed.zoom, "google")
+    warning = page.locator("#messages .warning")
+    assert "signs in with Google" in warning.inner_text()
+    page.wait_for_selector(".meeting-number")
+    assert ZoomConnection.for_tutor(world["tutor_a"]).status == "active"
+    watch.assert_clean()
+
+
+def test_refused_duplicate_leaves_the_owner_working(deployed, new_page, world):
+    zoom = deployed.zoom
+    owner = world["tutor_a"]
+    other = make_user("other.tutor@x.edu", "tutor", [world["a"]], name="Olive Other")
+    first = new_page()
+    log_in(first, deployed.url, owner.email)
+    authorize(first, deployed.url, zoom, "licensed")
+    first.page.wait_for_selector(".meeting-number")
+    (meeting,) = zoom.meetings_of("licensed")
+
+    second = new_page()
+    log_in(second, deployed.url, other.email)
+    authorize(second, deployed.url, zoom, "licensed")
+    alert = second.page.locator("#messages [role=alert]").inner_text()
+    assert "already connected to another tutor" in alert and owner.name not in alert
+    assert ZoomConnection.for_tutor(other) is None
+    second.assert_clean()
+
+    zoom.expire_access_tokens("licensed")  # the owner's next call must refresh
+    first.page.goto(f"{deployed.url}/tutor/preferences")
+    first.page.click("a:has-text('Start')")
+    first.page.wait_for_url(f"{deployed.zoom_url}/s/{meeting.id}**")
+    first.assert_clean()
+    assert ZoomConnection.for_tutor(owner).status == "active"
+    student_joins(new_page, deployed, world, book_now(world, owner), meeting.id)
+
+
+def test_reconnecting_another_account_the_same_day(deployed, new_page, world):
+    zoom = deployed.zoom
+    tutor = world["tutor_a"]
+    watch = new_page()
+    page = watch.page
+    log_in(watch, deployed.url, tutor.email)
+    authorize(watch, deployed.url, zoom, "tutor1")
+    page.wait_for_selector(".meeting-number")
+    (old,) = zoom.meetings_of("tutor1")
+
+    page.select_option("select[name=choice]", "disconnect")
+    page.click("button:has-text('Disconnect Zoom Account')")
+    page.wait_for_selector("text=Your Zoom account is disconnected.")
+    authorize(watch, deployed.url, zoom, "tutor2")
+    page.wait_for_selector(".meeting-number")
+    (new,) = zoom.meetings_of("tutor2")
+    assert new.id != old.id
+    assert page.inner_text(".meeting-number") == format_meeting_number(new.id)
+    moved = page.locator("#messages .warning").inner_text()
+    assert format_meeting_number(old.id) in moved and format_meeting_number(new.id) in moved
+    page.click("a:has-text('Start')")
+    page.wait_for_url(f"{deployed.zoom_url}/s/{new.id}**")
+    watch.assert_clean()
+    student = student_joins(new_page, deployed, world, book_now(world, tutor), new.id)
+    student.page.goto(f"{deployed.url}/join/{tutor.id}")  # the stable link follows too
+    student.page.wait_for_url(f"{deployed.zoom_url}/j/{new.id}**")
+
+
+def test_start_after_the_meeting_vanished_at_zoom(deployed, new_page, world):
+    zoom = deployed.zoom
+    tutor = world["tutor_a"]
+    watch = new_page()
+    page = watch.page
+    log_in(watch, deployed.url, tutor.email)
+    authorize(watch, deployed.url, zoom, "licensed")
+    page.wait_for_selector(".meeting-number")
+    (gone,) = zoom.meetings_of("licensed")
+    zoom.zoom_delete_meeting(gone.id, notify=False)  # behind the portal's back
+
+    page.click("a:has-text('Start')")
+    page.wait_for_url(f"{deployed.url}/tutor/preferences")
+    (fresh,) = zoom.meetings_of("licensed")
+    assert fresh.id != gone.id
+    note = page.locator("#messages .warning").inner_text()
+    assert format_meeting_number(gone.id) in note and format_meeting_number(fresh.id) in note
+    assert page.inner_text(".meeting-number") == format_meeting_number(fresh.id)
+    watch.assert_clean()
+    student_joins(new_page, deployed, world, book_now(world, tutor), fresh.id)
+    page.click("a:has-text('Start')")
+    page.wait_for_url(f"{deployed.zoom_url}/s/{fresh.id}**")
+
+
+def test_broken_connection_shows_the_one_button_that_fixes_it(deployed, new_page, world):
+    zoom = deployed.zoom
+    tutor = world["tutor_a"]
+    watch = new_page(width=390, height=844)
+    page = watch.page
+    log_in(watch, deployed.url, tutor.email)
+    authorize(watch, deployed.url, zoom, "licensed")
+    page.wait_for_selector(".meeting-number")
+    zoom.revoke_user_tokens("licensed")
+    page.click("a:has-text('Start')")  # Zoom refuses the token: the portal learns it here
+    page.wait_for_url(f"{deployed.url}/tutor/preferences")
+    problem = page.locator("#vm-panel .problem[role=alert]")
+    assert "stopped working" in problem.inner_text()
+    assert "needs_reauth" not in page.content()
+    assert page.locator(".meeting-number").count() == 0
+    page.click("#vm-panel a:has-text('Connect again')")
+    page.wait_for_url(f"{deployed.zoom_url}/oauth/authorize**")
+    page.check(f"text={zoom.user('licensed').display_name}")
+    page.click("button:has-text('Authorize')")
+    page.wait_for_url(f"{deployed.url}/tutor/preferences")
+    page.wait_for_selector(".meeting-number")
+    assert ZoomConnection.for_tutor(tutor).status == "active"
+    watch.assert_clean()
+    log_out(watch)

@@ -16,7 +16,9 @@ _PATTERNS = [
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),
     (
         re.compile(
-            r"(?i)((?:access_token|refresh_token|code_verifier|client_secret|code|token|zak|"
+            # any key ending in verifier or secret (no anchor): the server-side session stores the
+            # PKCE verifier as "verifier", and peewee's DEBUG log prints that row's JSON
+            r"(?i)((?:access_token|refresh_token|verifier|secret|code|token|zak|"
             r"state|password|pwd|plainToken|encryptedToken)['\"]?\s*[:=]\s*['\"]?)"
             # short all-digit values are Zoom error codes, not secrets
             r"(?!(?:\d{1,6}|None)\b)[^'\"&\s,}]+"

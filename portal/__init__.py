@@ -64,6 +64,7 @@ def create_app(config=None):
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _init_database(app, production)
+    dbmod.verify_sqlite_settings()  # refuse to serve unless WAL, FKs, busy_timeout took
 
     app.session_interface = DatabaseSessionInterface()
     csrf.init_app(app)

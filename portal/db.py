@@ -23,6 +23,7 @@ SQLITE_PRAGMAS = {
     "busy_timeout": 5000,
     "synchronous": "full",
 }
+MIN_BUSY_TIMEOUT_MS = 5000  # what the startup check demands, whatever SQLITE_PRAGMAS says
 
 
 class DatabaseConfigError(RuntimeError):
@@ -88,3 +89,38 @@ def check_sqlite_settings():
         "busy_timeout": db.execute_sql("PRAGMA busy_timeout").fetchone()[0],
         "synchronous": db.execute_sql("PRAGMA synchronous").fetchone()[0],
     }
+
+
+def verify_sqlite_settings():
+    """Open one connection at start; raise ConfigError unless WAL, foreign keys and
+    busy_timeout took (a pragma that cannot apply is silently ignored by SQLite)."""
+    if not is_sqlite():
+        return None
+    from .config import ConfigError
+
+    db = database.obj
+    opened_here = db.is_closed()
+    if opened_here:
+        db.connect()
+    try:
+        settings = check_sqlite_settings()
+    finally:
+        if opened_here:
+            db.close()
+    problems = []
+    if str(settings["journal_mode"]).lower() != "wal" and db.database != ":memory:":
+        problems.append(
+            f"journal_mode is {settings['journal_mode']!r}, not 'wal' "
+            "(keep the database on a local disk the portal can write, with its folder writable)"
+        )
+    if settings["foreign_keys"] != 1:
+        problems.append("foreign_keys is off")
+    if (settings["busy_timeout"] or 0) < MIN_BUSY_TIMEOUT_MS:
+        problems.append(
+            f"busy_timeout is {settings['busy_timeout']} ms, not at least {MIN_BUSY_TIMEOUT_MS}"
+        )
+    if problems:
+        raise ConfigError(
+            "SQLite settings did not take, so the portal will not serve: " + "; ".join(problems)
+        )
+    return settings

@@ -174,19 +174,19 @@ def _fail(row, error, retry_at):
     return SessionResult(DailySession.get_by_id(row.id), "failed", error)
 
 
-def _find_marked(client, tutor_id, day):
+def _find_marked(client, tutor_id, day, avoid=()):
     tag = marker(tutor_id, day)
     for meeting in client.list_meetings("upcoming"):
-        if tag in (meeting.get("agenda") or ""):
+        if tag in (meeting.get("agenda") or "") and int(meeting["id"]) not in avoid:
             return client.get_meeting(meeting["id"])
     return None
 
 
-def ensure_daily_session(tutor, client_factory, day=None, center=None, now=None):
+def ensure_daily_session(tutor, client_factory, day=None, center=None, now=None, avoid=()):
     """Return today's (or day's) Daily Session for tutor, creating it in Zoom at most once.
 
     client_factory(tutor) returns a ZoomClient; it is only called by the caller
-    that won the claim.
+    that won the claim. ``avoid``: meeting ids never to adopt (one being replaced).
     """
     center = center or home_center(tutor)
     if center is None:
@@ -201,13 +201,13 @@ def ensure_daily_session(tutor, client_factory, day=None, center=None, now=None)
     try:
         if row.attempts > 1:
             # An earlier attempt may have created the meeting before it died: look first.
-            found = _find_marked(client, tutor.id, day)
+            found = _find_marked(client, tutor.id, day, avoid)
             if found:
                 return _finish(row, found, "adopted")
         try:
             meeting = client.create_meeting(meeting_body(tutor, center, day))
         except ZoomAmbiguous:
-            found = _find_marked(client, tutor.id, day)
+            found = _find_marked(client, tutor.id, day, avoid)
             if found:
                 return _finish(row, found, "adopted")
             raise

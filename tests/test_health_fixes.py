@@ -151,6 +151,28 @@ def test_recreate_deletes_the_old_meeting_when_zoom_still_has_it(app, auth, worl
     assert opened("session_mismatch") == []
 
 
+def test_recreate_without_the_delete_scope_still_replaces_and_says_so(app, auth, world, admin):
+    from portal.zoom.simulator.tokens import GRANULAR_SCOPES
+
+    zoom = sim_state(app)
+    zoom.config.scope_mode = "granular"
+    zoom.config.scopes = tuple(s for s in GRANULAR_SCOPES if s != "meeting:delete:meeting")
+    tom = world["tutor_a"]
+    connect(app, tom, "licensed")
+    old_id = today_meeting(tom)
+    client = __import__("portal.zoom.wiring", fromlist=["client_for"]).client_for(app, tom)
+    client.update_meeting(old_id, {"start_time": "2031-01-01T10:00:00", "timezone": "UTC"})
+    client.close()
+    scan(app)
+    (finding,) = opened("session_mismatch")
+    response = fix(auth, finding, "recreate_session", htmx=True)
+    html = response.get_data(as_text=True)
+    new_id = DailySession.get().zoom_meeting_id
+    assert new_id != old_id and zoom.meeting(old_id).deleted is False
+    assert "could not be deleted" in html and daily.format_meeting_number(old_id) in html
+    assert daily.format_meeting_number(new_id) in html
+
+
 def test_please_reconnect_notice_shows_on_the_tutors_panel(app, auth, world, admin):
     tom = world["tutor_a"]
     connect(app, tom, "licensed")

@@ -21,7 +21,7 @@ from .. import audit, daily
 from ..connections import disconnect
 from ..db import retry_locked, write_tx
 from ..models import DailySession, Finding, User, ZoomConnection, utcnow
-from ..zoom.errors import ZoomError, ZoomNotFound, ZoomPermissionError
+from ..zoom.errors import ZoomError, ZoomNotFound, ZoomPermissionError, ZoomScopeError
 from ..zoom.wiring import client_for, zoom_http, zoom_settings
 from . import notices, scanner
 
@@ -223,7 +223,7 @@ def recreate_session(app, finding, actor):
         raise FixError(f"{tutor.name} has no Zoom connection in a Virtual Meetings center.")
     session = daily.today_session(tutor, center)
     old = session.zoom_meeting_id if session else None
-    deleted = None
+    deleted, undeletable = None, False
     if (
         session is not None
         and session.status == "pending"
@@ -237,6 +237,9 @@ def recreate_session(app, finding, actor):
             deleted = client.delete_meeting(old)
         except (ZoomNotFound, ZoomPermissionError):
             deleted = False  # gone already, or not this Zoom user's meeting to delete
+        except ZoomScopeError:
+            # The app may not delete meetings (4711): replace it anyway; say to delete it.
+            deleted, undeletable = False, True
         except ZoomError as exc:
             raise FixError(
                 f"Zoom did not answer when deleting meeting {daily.format_meeting_number(old)} "
@@ -252,7 +255,9 @@ def recreate_session(app, finding, actor):
                 .execute()
             )
         )
-    result = daily.ensure_daily_session(tutor, lambda t: client_for(app, t), center=center)
+    result = daily.ensure_daily_session(
+        tutor, lambda t: client_for(app, t), center=center, avoid=(old,) if old else ()
+    )
     row = result.session
     if result.outcome not in ("created", "adopted") or row is None:
         raise FixError(
@@ -269,11 +274,19 @@ def recreate_session(app, finding, actor):
     )
     recheck(app, [tutor.id])
     number = daily.format_meeting_number(row.zoom_meeting_id)
+    leftover = ""
+    if undeletable:
+        leftover = (
+            f" The old meeting {daily.format_meeting_number(old)} could not be deleted: the "
+            "portal's Zoom app lacks the permission to delete meetings. Delete it in Zoom by "
+            "hand, so the tutor does not start it by mistake."
+        )
     return _outcome(
         finding,
-        f"Recreated {tutor.name}'s Daily Session: students are now sent to meeting {number}.",
+        f"Recreated {tutor.name}'s Daily Session: students are now sent to meeting {number}."
+        + leftover,
         f"Recreated {tutor.name}'s Daily Session (meeting {number}), but the check still "
-        "reports a difference: see the evidence.",
+        "reports a difference: see the evidence." + leftover,
     )
 
 

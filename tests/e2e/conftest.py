@@ -17,11 +17,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-# Record CSP violations in the page itself (init scripts are not subject to the page's CSP).
+# Report CSP violations from every document the page loads (init scripts are not subject to
+# the page's CSP) to the test, so a violation on an earlier page is not lost by navigating.
 CSP_RECORDER = """
-window.__csp = [];
 document.addEventListener('securitypolicyviolation', function (e) {
-  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI);
+  window.__vmpCsp(location.href + ': ' + e.violatedDirective + ' ' + e.blockedURI);
 });
 """
 
@@ -63,10 +63,13 @@ class PageWatch:
             lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None,
         )
         page.on("pageerror", lambda exc: self.console_errors.append(str(exc)))
+        self.csp = []
+        page.expose_function("__vmpCsp", lambda violation: self.csp.append(violation))
         page.add_init_script(CSP_RECORDER)
 
     def csp_violations(self):
-        return self.page.evaluate("window.__csp || []")
+        """Every CSP violation on every page this tab visited."""
+        return list(self.csp)
 
     def assert_clean(self):
         assert self.csp_violations() == []

@@ -189,6 +189,12 @@ def test_broken_connection_shows_the_one_button_that_fixes_it(deployed, new_page
     assert "stopped working" in problem.inner_text()
     assert "needs_reauth" not in page.content()
     assert page.locator(".meeting-number").count() == 0
+    page.goto(f"{deployed.url}/tutor/setup?run=1")  # Check my setup agrees, in plain words
+    assert page.locator("[data-check=connected]").count() == 1
+    assert page.locator("[data-check=connected].ok").count() == 0
+    assert "needs_reauth" not in page.content() and "Connect again" in page.inner_text("main")
+    watch.assert_clean()
+    page.goto(f"{deployed.url}/tutor/preferences")
     page.click("#vm-panel a:has-text('Connect again')")
     page.wait_for_url(f"{deployed.zoom_url}/oauth/authorize**")
     page.check(f"text={zoom.user('licensed').display_name}")
@@ -198,3 +204,17 @@ def test_broken_connection_shows_the_one_button_that_fixes_it(deployed, new_page
     assert ZoomConnection.for_tutor(tutor).status == "active"
     watch.assert_clean()
     log_out(watch)
+
+
+def test_a_csp_violation_is_caught_even_after_navigating_away(deployed, new_page, world):
+    """The guard behind every assert_clean(): the portal's CSP, enforced and reported."""
+    watch = new_page()
+    page = watch.page
+    page.goto(f"{deployed.url}/login")
+    page.evaluate(
+        "() => { const s = document.createElement('script');"
+        " s.textContent = 'window.injected = 1'; document.body.appendChild(s); }"
+    )
+    assert page.evaluate("window.injected") is None  # inline code did not run
+    page.goto(f"{deployed.url}/healthz")
+    assert any("script-src" in v for v in watch.csp_violations())

@@ -1,10 +1,9 @@
 """Account and center services: used by the admin pages, the login view and the CLI."""
 
-import datetime
-
 from peewee import IntegrityError
 
 from . import audit
+from .auth import throttle
 from .auth.passwords import (
     burn_time,
     hash_password,
@@ -13,7 +12,7 @@ from .auth.passwords import (
     verify_password,
 )
 from .db import database, write_tx
-from .models import Center, LoginAttempt, Membership, User, utcnow
+from .models import Center, Membership, User, utcnow
 from .validation import (
     ValidationError,
     clean_email,
@@ -24,9 +23,7 @@ from .validation import (
     clean_url,
 )
 
-
-class LoginThrottled(Exception):
-    """Too many failed logins for this account or address; try again later."""
+LoginThrottled = throttle.LoginThrottled  # too many failed logins from this client
 
 
 # --- centers -----------------------------------------------------------------
@@ -176,29 +173,17 @@ def set_connect_link(tutor, url, actor=None, center=None):
 # --- login -------------------------------------------------------------------
 
 
-def _throttled(email, ip, limits):
-    now = utcnow()
-    per_minute, per_hour = limits
-    minute = now - datetime.timedelta(minutes=1)
-    hour = now - datetime.timedelta(hours=1)
-    recent = LoginAttempt.select().where(LoginAttempt.created_at > minute)
-    if recent.where(LoginAttempt.email == email).count() >= per_minute:
-        return True
-    hourly = LoginAttempt.select().where(LoginAttempt.created_at > hour)
-    if hourly.where(LoginAttempt.email == email).count() >= per_hour:
-        return True
-    return hourly.where(LoginAttempt.ip == ip).count() >= per_hour * 3
-
-
-def authenticate(email, password, ip, limits=(5, 20)):
-    """Return the active user for these credentials, or None; LoginThrottled when limited.
+def authenticate(email, password, address, config, device_cookie=None):
+    """Return (the active user or None, the client key); LoginThrottled when limited.
 
     Unknown e-mail and wrong password cost the same time and give the same answer.
+    The attempt is recorded before the password is checked (portal.auth.throttle).
     """
     email = (email or "").strip().lower()[:254]
-    ip = (ip or "?")[:64]
-    if _throttled(email, ip, limits):
-        raise LoginThrottled()
+    client = throttle.client_key(config, email, address, device_cookie)
+    throttle.reserve_attempt(config, email, client)
+    if not client.startswith(throttle.DEVICE_PREFIX):
+        throttle.slow_down(client, config)
     user = User.get_or_none(User.email == email)
     if user is None or not user.active:
         burn_time(password or "")
@@ -206,14 +191,13 @@ def authenticate(email, password, ip, limits=(5, 20)):
     else:
         ok = verify_password(user.password_hash, password or "")
     if not ok:
-        LoginAttempt.create(email=email, ip=ip)
-        return None
+        return None, client
     updates = {"last_login_at": utcnow()}
     if needs_rehash(user.password_hash):
         updates["password_hash"] = hash_password(password)
     User.update(**updates).where(User.id == user.id).execute()
-    LoginAttempt.delete().where(LoginAttempt.email == email).execute()
-    return user
+    throttle.forget_attempts(email, client)
+    return user, client
 
 
 def end_all_sessions(user):

@@ -68,6 +68,11 @@ class Config:
 
     LOGIN_ATTEMPTS_PER_MINUTE = 5
     LOGIN_ATTEMPTS_PER_HOUR = 20
+    # Those two count per account *and client* (address, or device cookie): portal.auth.throttle.
+    LOGIN_ATTEMPTS_PER_ACCOUNT_HOUR = 100  # failures over all addresses, then 429 for strangers
+    LOGIN_ADDRESS_FAILURES_PER_HOUR = 60  # then that address is slowed down, never refused
+    LOGIN_ADDRESS_MAX_DELAY = 2.0  # seconds
+    LOGIN_DEVICE_COOKIE_NAME = "__Host-login-device"
     # SQLite older than 3.51.3 has the WAL-reset bug; cysqlite bundles a newer one.
     SQLITE_MIN_VERSION = (3, 51, 3)
 
@@ -123,6 +128,7 @@ DEVELOPMENT_DEFAULTS = {
     "SESSION_COOKIE_NAME": "vmp_session",
     "SESSION_COOKIE_SECURE": False,
     "REMEMBER_COOKIE_NAME": "vmp_remember",
+    "LOGIN_DEVICE_COOKIE_NAME": "vmp_login_device",
     "REMEMBER_COOKIE_SECURE": False,
     "PREFERRED_URL_SCHEME": "http",
     "WTF_CSRF_SSL_STRICT": False,

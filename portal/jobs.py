@@ -55,6 +55,12 @@ def create_huey(app):
 
         return in_app(purge_expired)
 
+    @huey.periodic_task(crontab(minute="17"), name="purge_login_attempts")
+    def purge_login_attempts():
+        from .auth.throttle import purge_old_attempts
+
+        return in_app(purge_old_attempts)
+
     # Enqueued by POST /webhooks/zoom right after it committed a new delivery; the
     # minutely run picks up anything whose enqueue was lost. Zoom is never called.
     # Nothing is returned, so no result piles up in huey's store per delivery.
@@ -98,6 +104,7 @@ def create_huey(app):
         "provision_daily_sessions": provision_daily_sessions,
         "retry_revocations": retry_revocations,
         "purge_sessions": purge_sessions,
+        "purge_login_attempts": purge_login_attempts,
         "process_webhooks": process_webhooks,
         "sweep_webhooks": sweep_webhooks,
         "health_scan": health_scan,

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..accounts import LoginThrottled, authenticate
 from ..security import safe_next
 from . import bp
+from .throttle import DEVICE_PREFIX, device_cookie_value
 
 
 def home_for(user):
@@ -29,16 +30,15 @@ def login():
     password = request.form.get("password", "")[:1024]
     if not email.strip() or not password:
         return _failed("Enter your e-mail address and password.", email, next_url, 400)
-    limits = (
-        current_app.config["LOGIN_ATTEMPTS_PER_MINUTE"],
-        current_app.config["LOGIN_ATTEMPTS_PER_HOUR"],
-    )
+    config = current_app.config
+    device = request.cookies.get(config["LOGIN_DEVICE_COOKIE_NAME"])
     try:
-        user = authenticate(email, password, request.remote_addr, limits)
+        user, client = authenticate(email, password, request.remote_addr, config, device)
     except LoginThrottled:
-        return _failed(
+        response = _failed(
             "Too many failed attempts. Wait a minute, then try again.", email, next_url, 429
         )
+        return response[0], 429, {"Retry-After": "60"}
     if user is None:
         return _failed("That e-mail address and password do not match.", email, next_url, 401)
     # Fixation: nothing from the anonymous session survives, and the id changes.
@@ -46,7 +46,19 @@ def login():
     session.regenerate()
     session["session_version"] = user.session_version
     login_user(user)
-    return redirect(safe_next(next_url, home_for(user)), 303)
+    response = redirect(safe_next(next_url, home_for(user)), 303)
+    if not client.startswith(DEVICE_PREFIX):
+        # this browser is now known for this account: its attempts count apart from strangers'
+        response.set_cookie(
+            config["LOGIN_DEVICE_COOKIE_NAME"],
+            device_cookie_value(config, user.email),
+            max_age=180 * 24 * 3600,
+            secure=config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite="Lax",
+            path="/",
+        )
+    return response
 
 
 def _failed(message, email, next_url, status):

@@ -71,7 +71,14 @@ def _scan_context(scan=None):
     scan = scan or runs.active()
     if scan is not None and not runs.visible(scan, centers):
         scan = None
-    return {"scan": scan, "last": runs.last_finished(centers)}
+    last = runs.last_finished(centers)
+    return {
+        "scan": scan,
+        "last": last,
+        # a center admin sees figures only of scans of their own centers
+        "scan_figures": scan is not None and runs.progress_visible(scan, centers),
+        "last_figures": last is not None and runs.progress_visible(last, centers),
+    }
 
 
 def _summary_context():

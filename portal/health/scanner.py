@@ -11,7 +11,9 @@
    where Zoom could not be asked. 4. A readiness snapshot per center.
 
 Progress (tutors done, calls) goes to the ``HealthScan`` row every half second,
-which is what the dashboard polls.
+which is what the dashboard polls. ``alive`` (the lease's heartbeat, ``runs``) is
+asked between phases and while Zoom is being asked: once it says the scan was taken
+over, no more tutors are started and ``ScanTakenOver`` ends the scan unwritten.
 """
 
 import datetime
@@ -50,6 +52,15 @@ DEFAULTS = {
     "HEALTH_RECENT_HOURS": 24,
     "HEALTH_MAX_PAUSE_SECONDS": 30.0,
 }
+
+
+class ScanTakenOver(Exception):
+    """The scan's lease lapsed and another scan took over: stop without writing."""
+
+
+def _still_ours(alive):
+    if alive is not None and not alive():
+        raise ScanTakenOver()
 
 
 def setting(app, name):
@@ -95,7 +106,7 @@ def http_for(app, bucket, account):
     return session
 
 
-def ask_zoom(app, targets, *, progress=None, sleep=time.sleep, bucket=None):
+def ask_zoom(app, targets, *, progress=None, sleep=time.sleep, bucket=None, alive=None):
     """Run ``zoomcheck.check`` for every target on the bounded pool; returns the outcomes."""
     concurrency = max(1, int(setting(app, "HEALTH_SCAN_CONCURRENCY")))
     bucket = bucket or TokenBucket(
@@ -138,7 +149,17 @@ def ask_zoom(app, targets, *, progress=None, sleep=time.sleep, bucket=None):
             with lock:
                 done, calls = len(outcomes), sum(o.calls for o in outcomes)
             progress(done, calls)
+        if alive is not None and not alive():
+            _drain(work)  # taken over: the workers stop after their current tutor
     return outcomes
+
+
+def _drain(work):
+    while True:
+        try:
+            work.get_nowait()
+        except queue.Empty:
+            return
 
 
 def _one(app, bucket, settings, target, recheck, sleep):
@@ -163,6 +184,7 @@ def run_scan(
     bucket=None,
     snapshot=None,
     sleep=time.sleep,
+    alive=None,
 ):
     """Run every check in scope and apply the finding lifecycle; returns a Report."""
     app = getattr(app, "_get_current_object", lambda: app)()  # worker threads need the app
@@ -180,8 +202,11 @@ def run_scan(
             _progress_row(scan, done=done, calls=calls)
 
     outcomes = (
-        ask_zoom(app, targets, progress=progress, bucket=bucket, sleep=sleep) if targets else []
+        ask_zoom(app, targets, progress=progress, bucket=bucket, sleep=sleep, alive=alive)
+        if targets
+        else []
     )
+    _still_ours(alive)
     report.timings["zoom"] = time.perf_counter() - started
     report.calls = sum(o.calls for o in outcomes)
 
@@ -203,6 +228,7 @@ def run_scan(
         ran.append(module.NAME)
     report.timings["database_checks"] = time.perf_counter() - t0
 
+    _still_ours(alive)
     t0 = time.perf_counter()
     applied = findings.apply(
         observations,
@@ -227,6 +253,7 @@ def run_scan(
     if snapshot is None:
         snapshot = scan is not None and tutor_ids is None
     if snapshot:
+        _still_ours(alive)
         t0 = time.perf_counter()
         take_snapshot(scan, centers)
         report.timings["snapshot"] = time.perf_counter() - t0
@@ -355,4 +382,10 @@ def take_snapshot(scan, centers=None):
 
 def _progress_row(scan, **fields):
     fields["heartbeat_at"] = utcnow()
-    retry_locked(lambda: HealthScan.update(**fields).where(HealthScan.id == scan.id).execute())
+    retry_locked(
+        lambda: (
+            HealthScan.update(**fields)
+            .where(HealthScan.id == scan.id, HealthScan.lock == "active")  # not once taken over
+            .execute()
+        )
+    )

@@ -181,6 +181,9 @@ def _register_blueprints(app):
     app.register_blueprint(student_bp, url_prefix="/student")
     app.register_blueprint(join_bp, url_prefix="/join")
     register_webhooks(app, csrf)  # POST /webhooks/zoom (the one CSRF-exempt view), /live
+    from .notifications import register as register_notifications
+
+    register_notifications(app)  # e-mail preferences, calendar feed, outbox pages
     if app.config["ZOOM_SIMULATOR"]:
         try:
             from .zoom.simulator import register_simulator

@@ -24,6 +24,7 @@ from .models import (
     User,
     utcnow,
 )
+from .notifications import bookings, outbox
 from .validation import ValidationError
 
 MAX_MINUTES = 240
@@ -171,10 +172,12 @@ def book(student, tutor, kind, at, minutes=30, center_name=None, actor=None, now
                     "start_utc": start.isoformat(),
                 },
             )
+            bookings.queue_for(appointment, "confirmation")
     except IntegrityError:
         raise ValidationError(
             f"{tutor.name} is already booked at that time; choose another slot.", "at"
         ) from None
+    outbox.wake()  # the job queue sends it, never this request
     return appointment
 
 
@@ -201,6 +204,9 @@ def cancel(appointment, actor=None, now=None):
                 before={"status": "booked"},
                 after={"status": "cancelled"},
             )
+            bookings.queue_for(appointment, "cancellation", actor)
+    if changed:
+        outbox.wake()
     return bool(changed)
 
 

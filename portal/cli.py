@@ -285,3 +285,34 @@ def doctor_command():
         click.echo(line)
     if not doctor.all_ok(results):
         raise SystemExit(1)
+
+
+@portal_cli.command("send-reminders")
+def send_reminders_command():
+    """Send what is due now: reminders, queued confirmations and alerts, retries (idempotent)."""
+    from .notifications import send_reminders
+
+    with database.connection_context():
+        report = send_reminders(current_app._get_current_object())
+    click.echo(
+        f"send-reminders: {report['due']} reminder(s) due; {report['sent']} sent, "
+        f"{report['retry']} to retry, {report['failed']} failed, {report['skipped']} no longer due."
+    )
+    if not report["can_send"]:
+        click.echo(
+            "E-mail is not set up (MAIL_URL is empty), so messages wait in the outbox. "
+            "In development, run with FLASK_DEBUG=1 to see them on the outbox page."
+        )
+
+
+@portal_cli.command("before-shift-check")
+def before_shift_check_command():
+    """Check the Zoom setup of tutors whose first online appointment today starts soon."""
+    from .notifications import before_shift_check
+
+    with database.connection_context():
+        counts = before_shift_check(current_app._get_current_object())
+    click.echo(
+        f"Before-shift check: {counts['ready']} ready, {counts['alerted']} alerted, "
+        f"{counts['unchecked']} could not be checked (tried again in a few minutes)."
+    )

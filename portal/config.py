@@ -24,6 +24,8 @@ NUMERIC_SETTINGS = {
     "HEALTH_RECHECK_SECONDS": float,
     "HEALTH_RECENT_HOURS": int,
     "HEALTH_MAX_PAUSE_SECONDS": float,
+    "REMINDER_MINUTES_BEFORE": int,
+    "SHIFT_CHECK_MINUTES_BEFORE": int,
 }
 
 
@@ -47,6 +49,14 @@ class Config:
     TRUSTED_PROXIES = 0
     # Folder for the SQLite job queue and development keys (default: ./instance).
     INSTANCE_PATH = ""
+    # E-mail (portal.mail, portal.notifications): smtp://[user:pass@]host:port (STARTTLS
+    # where offered) or smtps://… (implicit TLS); empty = development outbox page only.
+    MAIL_URL = ""
+    MAIL_FROM = ""
+    # The portal's external address: every link in an e-mail or the calendar feed.
+    PUBLIC_BASE_URL = ""
+    REMINDER_MINUTES_BEFORE = 60
+    SHIFT_CHECK_MINUTES_BEFORE = 30
 
     # Sessions live server-side (portal.sessions); the cookie only names them.
     SESSION_COOKIE_NAME = "__Host-session"
@@ -94,6 +104,10 @@ class Config:
             "ZOOM_SIM_BASE_URL",
             "WEBHOOK_PROCESSING",
             "INSTANCE_PATH",
+            "MAIL_URL",
+            "MAIL_FROM",
+            "PUBLIC_BASE_URL",
+            "MAIL_DELIVERY",
         ):
             if os.environ.get(key):
                 settings[key] = os.environ[key]

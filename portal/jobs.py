@@ -100,7 +100,34 @@ def create_huey(app):
 
         in_app(lambda: runs.execute(app, scan_id))
 
+    # E-mail (issue 13): right after a booking, cancellation or alert (``deliver_mail``),
+    # and every minute: due reminders, anything whose wake-up was lost, retries.
+    @huey.task(name="deliver_mail")
+    def deliver_mail():
+        from .notifications.outbox import deliver_due
+
+        in_app(lambda: deliver_due(app))
+
+    @huey.periodic_task(crontab(minute="*"), name="send_reminders")
+    def send_reminders():
+        from .notifications import send_reminders as run
+
+        report = in_app(lambda: run(app))
+        if report["due"] or report["sent"] or report["retry"] or report["failed"]:
+            log.info("send-reminders: %s", report)
+
+    @huey.periodic_task(crontab(minute="*"), name="before_shift_check")
+    def before_shift_check():
+        from .notifications import before_shift_check as run
+
+        counts = in_app(lambda: run(app))
+        if any(counts.values()):
+            log.info("before-shift check: %s", counts)
+
     huey.portal_tasks = {
+        "deliver_mail": deliver_mail,
+        "send_reminders": send_reminders,
+        "before_shift_check": before_shift_check,
         "provision_daily_sessions": provision_daily_sessions,
         "retry_revocations": retry_revocations,
         "purge_sessions": purge_sessions,

@@ -13,6 +13,7 @@ taken for "fixed").
 """
 
 import json
+import logging
 from dataclasses import dataclass, field
 
 from peewee import IntegrityError
@@ -92,7 +93,10 @@ def open_finding(
         k: fields[k] for k in ("severity", "detail", "evidence", "last_seen", "last_checked")
     }
 
+    opened = []
+
     def write():
+        opened.clear()
         with write_tx():
             updated = (
                 Finding.update(**refresh)
@@ -102,14 +106,35 @@ def open_finding(
             if not updated:
                 try:
                     with database.atomic():  # a savepoint: a lost race must not abort the rest
-                        Finding.insert(fields).execute()
+                        opened.append(Finding.insert(fields).execute())
+                        _opened(opened)
                 except IntegrityError:  # opened a moment ago by someone else: refresh theirs
                     Finding.update(**refresh).where(
                         Finding.key == key, Finding.resolved_at.is_null()
                     ).execute()
         return Finding.get(Finding.key == key, Finding.resolved_at.is_null())
 
-    return retry_locked(write)
+    row = retry_locked(write)
+    if opened:
+        _wake()
+    return row
+
+
+def _opened(finding_ids):
+    """A new finding row (not a refresh): queue its alert e-mails in the same transaction."""
+    from ..notifications.alerts import finding_opened
+
+    finding_opened(finding_ids)
+
+
+def _wake():
+    """Deliver those alerts soon (the job queue); never fails the lifecycle."""
+    from ..notifications.outbox import wake
+
+    try:
+        wake()
+    except Exception:  # noqa: BLE001 - send-reminders delivers them within a minute
+        logging.getLogger("portal.mail").exception("could not wake mail delivery")
 
 
 def open_for(key):
@@ -227,6 +252,13 @@ def apply(
                 try:
                     with database.atomic():
                         Finding.insert_many([obs.row(now) for obs in chunk]).execute()
+                        keys = [obs.key for obs in chunk]
+                        _opened(
+                            row.id
+                            for row in Finding.select(Finding.id).where(
+                                Finding.key.in_(keys), Finding.resolved_at.is_null()
+                            )
+                        )
                 except IntegrityError:  # Join or a webhook opened one of these meanwhile
                     for obs in chunk:
                         open_finding(
@@ -242,6 +274,8 @@ def apply(
                         )
 
     retry_locked(write)
+    if inserts:
+        _wake()
     result.opened = len(inserts)
     result.opened_keys = [obs.key for obs in inserts]
     result.refreshed = len(untouched) + len(changed)

@@ -261,3 +261,23 @@ def take_walk_in(center_id):
         "error" if error else "success",
     )
     return redirect(url_for("tutor.today"), 303)
+
+
+@bp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
+def cancel_appointment(appointment_id):
+    """Cancel one of the tutor's own upcoming appointments; the student is told by e-mail."""
+    from ..models import Appointment
+
+    appt = Appointment.get_or_none(
+        Appointment.id == appointment_id, Appointment.tutor == current_user.id
+    )
+    if appt is None:
+        abort(404)
+    done = appointments.cancel(appt, actor=current_user)
+    flash(
+        f"Appointment with {appt.student.name} cancelled; they get an e-mail."
+        if done
+        else "That appointment can no longer be cancelled.",
+        "success" if done else "error",
+    )
+    return redirect(url_for("main.home"), 303)

@@ -1,0 +1,47 @@
+"""E-mail notifications: confirmations, reminders, cancellations, alerts, the calendar feed.
+
+Every message is first a row of the outbox table (``outbox``), queued in the transaction
+that made it due and delivered by a background run (``deliver_due``): the huey task
+``deliver_mail`` right after a booking, and ``send-reminders`` every minute, which also
+queues the reminders that fell due and retries what failed. See ``outbox`` for the
+once-only protocol, ``portal.mail`` for the transport and ``messages`` for the words.
+"""
+
+
+def register(app):
+    """Check the mail settings and mount the blueprints (the outbox page in development only)."""
+    from . import views
+    from .settings import mail_settings
+
+    settings = mail_settings(app)  # a malformed MAIL_URL stops the start here, in one line
+    app.register_blueprint(views.bp, url_prefix="/notifications")
+    app.register_blueprint(views.calendar_bp, url_prefix="/calendar")
+    app.register_blueprint(views.admin_bp, url_prefix="/admin/mail")
+    if settings.development:
+        app.register_blueprint(views.dev_bp, url_prefix="/dev/outbox")
+    app.jinja_env.globals["dev_outbox_enabled"] = settings.development
+    app.add_template_global(
+        lambda: views.preferences_context(views.current_user), "mail_preferences_context"
+    )
+
+
+def send_reminders(app, now=None):
+    """What `portal send-reminders` and the minutely job do: queue due reminders, deliver."""
+    from .outbox import deliver_due
+    from .reminders import queue_due
+    from .settings import mail_settings
+
+    settings = mail_settings(app)
+    due = queue_due(settings.reminder_minutes, now=now)
+    counts = deliver_due(app, now=now)
+    return {"due": due, **counts, "can_send": settings.can_send}
+
+
+def before_shift_check(app, now=None):
+    """What `portal before-shift-check` and its minutely job do."""
+    from ..zoom.wiring import client_for
+    from .settings import mail_settings
+    from .shift import run
+
+    minutes = mail_settings(app).shift_minutes
+    return run(lambda tutor: client_for(app, tutor), minutes, now=now)

@@ -1,0 +1,40 @@
+"""The messages an online appointment owes its student and tutor.
+
+``queue_for`` runs inside the booking's or the cancellation's own transaction, so the
+confirmation exists exactly when the appointment does; keys are
+``appointment:<id>:<kind>:user:<recipient>``. Reminders are queued by
+``portal.notifications.reminders`` when they fall due.
+"""
+
+from . import outbox
+
+KINDS = ("confirmation", "reminder", "cancellation")
+
+
+def recipients(appointment):
+    """The student and the tutor (when one is assigned)."""
+    return [u for u in (appointment.student_id, appointment.tutor_id) if u is not None]
+
+
+def rows_for(appointment, kind, actor=None):
+    if appointment.kind != "online":
+        return []
+    return [
+        {
+            "key": f"appointment:{appointment.id}:{kind}:user:{user_id}",
+            "kind": kind,
+            "recipient": user_id,
+            "center": appointment.center_id,
+            "appointment": appointment.id,
+            "tutor": appointment.tutor_id,
+            "actor": getattr(actor, "id", actor),
+        }
+        for user_id in recipients(appointment)
+    ]
+
+
+def queue_for(appointment, kind, actor=None):
+    """Queue the confirmation or cancellation of an online appointment (no-op otherwise)."""
+    if kind not in KINDS:
+        raise ValueError(kind)
+    outbox.queue(rows_for(appointment, kind, actor))

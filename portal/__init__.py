@@ -18,7 +18,7 @@ from .config import Config, ConfigError, apply_development_defaults, check_produ
 from .logging_setup import configure_logging
 from .models import ROLE_LABELS, User
 from .security import content_security_policy, refuse_cross_site, set_security_headers
-from .sessions import DatabaseSessionInterface
+from .sessions import DatabaseSessionInterface, session_user
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -126,6 +126,9 @@ def _init_database(app, production):
         database = dbmod.make_database(url)
     except dbmod.DatabaseConfigError as exc:
         raise ConfigError(str(exc)) from None
+    previous = dbmod.database.obj
+    if previous is not None and hasattr(previous, "close_all"):
+        previous.close_all()  # another app in this process (tests): free its pool
     dbmod.database.initialize(database)
     if dbmod.is_sqlite() and dbmod.sqlite_runtime_version() < app.config["SQLITE_MIN_VERSION"]:
         raise ConfigError(
@@ -153,9 +156,10 @@ def _init_login(app):
         from flask import session
 
         try:
-            user = User.get_or_none(User.id == int(user_id))
+            user_id = int(user_id)
         except (TypeError, ValueError):
             return None
+        user = session_user(session, user_id) or User.get_or_none(User.id == user_id)
         if user is None or not user.active:
             return None
         if session.get("session_version") != user.session_version:

@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from . import accounts, appointments, migrate
 from .db import database
-from .models import User
+from .models import Center, User
 from .validation import ValidationError
 
 portal_cli = AppGroup("portal", help="Virtual Meetings Portal administration.")
@@ -270,6 +270,32 @@ def audit_log_command(fmt):
             click.echo(chunk, nl=False)
 
 
+@portal_cli.command("joins")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("--date", "day", default=None, help="YYYY-MM-DD: one day (the center's, or UTC).")
+@click.option("--center", "center_name", default=None, help="Only this center's Joins.")
+def joins_command(fmt, day, center_name):
+    """Print who was sent where as CSV: time,student_email,tutor_email,center,destination,
+    meeting_id,reason (time in UTC)."""
+    import datetime
+
+    from .join.export import joins_csv
+
+    with database.connection_context():
+        center = None
+        if center_name is not None:
+            center = Center.get_by_id(_center_id(center_name))
+        start = end = None
+        if day is not None:
+            try:
+                date = datetime.date.fromisoformat(day)
+                start, end = appointments.day_bounds(center.timezone if center else "UTC", date)
+            except (ValueError, OverflowError):
+                fail(f"--date must be a date like 2026-12-01, not {day!r}.")
+        for chunk in joins_csv(start, end, {center.id} if center else None):
+            click.echo(chunk, nl=False)
+
+
 def register_cli(app):
     """Attach the portal command group to the app."""
     app.cli.add_command(portal_cli)
@@ -315,4 +341,50 @@ def before_shift_check_command():
     click.echo(
         f"Before-shift check: {counts['ready']} ready, {counts['alerted']} alerted, "
         f"{counts['unchecked']} could not be checked (tried again in a few minutes)."
+    )
+
+
+@portal_cli.command("backup")
+@click.argument("path")
+def backup_command(path):
+    """Back up the database to PATH (a new file, or a folder), safely while the portal runs."""
+    from . import backup
+
+    try:
+        result = backup.backup(current_app.config["DATABASE_URL"], path)
+    except backup.BackupError as exc:
+        fail(str(exc))
+    rows = f", {sum(result.rows.values())} rows in {len(result.rows)} tables" if result.rows else ""
+    click.echo(
+        f"Backed up to {result.path} ({result.size / 1e6:.1f} MB{rows}) in {result.seconds:.1f} s."
+    )
+
+
+@portal_cli.command("restore")
+@click.argument("path")
+@click.option(
+    "--yes-the-portal-is-stopped",
+    "confirmed",
+    is_flag=True,
+    help="Confirm the web server and the job consumer are stopped.",
+)
+def restore_command(path, confirmed):
+    """Replace the database with the backup at PATH (only with the portal stopped)."""
+    from . import backup
+    from .db import database
+
+    database.close()
+    close_all = getattr(database.obj, "close_all", None)
+    if close_all is not None:
+        close_all()  # this command's own pooled connection must not count as "the portal"
+    try:
+        result = backup.restore(current_app.config["DATABASE_URL"], path, confirmed)
+    except backup.BackupError as exc:
+        fail(str(exc))
+    click.echo(f"Restored {path} in {result.seconds:.1f} s.")
+    if result.replaced:
+        click.echo(f"The database it replaced is kept as {result.replaced}.")
+    click.echo(
+        "Next: `flask --app wsgi portal init-db` (newer migrations) and `portal doctor`, "
+        "then start the portal."
     )

@@ -1,5 +1,8 @@
 """The peewee database: one proxy, initialized by the factory from DATABASE_URL.
 
+Connections come from a per-process pool (``POOL``): each request takes one and gives
+it back at teardown.
+
 SQLite (the default) runs through cysqlite, which bundles SQLite >= 3.51.3 and
 so avoids the WAL-reset corruption bug of older builds (RELIABILITY §4.1).
 Every connection gets WAL, foreign keys, a 5 s busy timeout and synchronous=FULL.
@@ -12,8 +15,9 @@ import random
 import time
 from urllib.parse import unquote, urlparse
 
-from peewee import DatabaseProxy, OperationalError, PostgresqlDatabase
-from playhouse.cysqlite_ext import CySqliteDatabase
+from peewee import DatabaseProxy, OperationalError
+from playhouse.cysqlite_ext import CySqliteDatabase, PooledCySqliteDatabase
+from playhouse.pool import PooledPostgresqlDatabase
 
 database = DatabaseProxy()
 
@@ -24,6 +28,10 @@ SQLITE_PRAGMAS = {
     "synchronous": "full",
 }
 MIN_BUSY_TIMEOUT_MS = 5000  # what the startup check demands, whatever SQLITE_PRAGMAS says
+# Connections are pooled per process: a request "closes" its connection back into the
+# pool, so the pragmas (SQLite) or the TCP and auth handshake (PostgreSQL) are paid once
+# per connection, not per request, and SQLite does not checkpoint the WAL on every close.
+POOL = {"max_connections": 32, "stale_timeout": 300, "timeout": 10}
 
 
 class DatabaseConfigError(RuntimeError):
@@ -39,10 +47,11 @@ def make_database(url):
             raise DatabaseConfigError("DATABASE_URL must look like sqlite:///path/to/portal.db")
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        return CySqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=5)
+        return PooledCySqliteDatabase(path, pragmas=SQLITE_PRAGMAS, **POOL)
     if parsed.scheme in {"postgres", "postgresql"}:
-        return PostgresqlDatabase(
+        return PooledPostgresqlDatabase(
             (parsed.path or "/").lstrip("/") or "postgres",
+            **POOL,
             user=unquote(parsed.username) if parsed.username else None,
             password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname or None,

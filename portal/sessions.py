@@ -13,10 +13,11 @@ import hashlib
 import secrets
 
 from flask.sessions import SessionInterface, SessionMixin
+from peewee import JOIN
 from werkzeug.datastructures import CallbackDict
 
 from .db import retry_locked
-from .models import WebSession, utcnow
+from .models import User, WebSession, utcnow
 
 TOUCH_INTERVAL = datetime.timedelta(minutes=5)
 
@@ -56,7 +57,13 @@ class DatabaseSessionInterface(SessionInterface):
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid or len(sid) > 100:
             return ServerSession()
-        row = WebSession.get_or_none(WebSession.sid_hash == _hash(sid))
+        # The signed-in user comes with the session row (one query), for the user loader.
+        row = (
+            WebSession.select(WebSession, User)
+            .join(User, JOIN.LEFT_OUTER, on=(WebSession.user == User.id))
+            .where(WebSession.sid_hash == _hash(sid))
+            .first()
+        )
         now = utcnow()
         if (
             row is None
@@ -120,6 +127,14 @@ class DatabaseSessionInterface(SessionInterface):
             secure=self.get_cookie_secure(app),
             samesite=self.get_cookie_samesite(app),
         )
+
+
+def session_user(session, user_id):
+    """The user loaded with the session row, if it is ``user_id`` (no query), else None."""
+    row = getattr(session, "row", None)
+    if row is None or row.user_id != user_id or "user" not in row.__rel__:
+        return None
+    return row.user
 
 
 def end_user_sessions(user):

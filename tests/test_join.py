@@ -131,7 +131,6 @@ def test_forged_device_cookie_is_replaced(client, login_as, ready):
 
 def test_device_cookie_is_secure_with_host_prefix_in_production(app, client, login_as, ready):
     app.config["SESSION_COOKIE_SECURE"] = True
-    app.extensions.pop("join_settings", None)
     login_as("student_a")
     response = client.get(join_path(ready), base_url="https://localhost")
     cookie = response.headers["Set-Cookie"]
@@ -467,43 +466,3 @@ def test_open_finding_upserts_on_the_open_key(app, world):
     third = join.open_finding(*args, "third")
     assert third.id != first.id
     assert Finding.select().count() == 2 and Finding.open().count() == 1
-
-
-# --- the background JoinEvent writer (production's path) -------------------------------------
-
-
-def test_background_writer_records_every_join(app, client, login_as, ready):
-    app.config["JOIN_EVENTS_BACKGROUND"] = True
-    app.extensions.pop("join_settings", None)
-    login_as("student_a")
-    try:
-        for _ in range(5):
-            assert client.get(join_path(ready)).status_code == 303
-        writer = app.extensions["join_settings"][3]
-        assert writer.flush(5)
-        events = list(JoinEvent.select())
-        assert len(events) == 5 and {e.reason for e in events} == {"session_known"}
-        assert len({e.device_id for e in events}) == 1
-    finally:
-        app.extensions["join_settings"][3].stop()
-
-
-def test_background_writer_drops_rather_than_grows_when_full(app, world):
-    writer = join.EventWriter(interval=0.5, limit=2)
-    row = {
-        "student": world["student_a"].id,
-        "appointment": None,
-        "tutor": None,
-        "center": None,
-        "destination": "nowhere",
-        "meeting_id": None,
-        "reason": "not_connected",
-        "device_id": None,
-        "created_at": utcnow(),
-    }
-    for _ in range(5):
-        writer.put(dict(row))
-    assert writer.dropped == 3
-    assert writer.flush(5)
-    writer.stop()
-    assert JoinEvent.select().count() == 2

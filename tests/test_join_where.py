@@ -123,3 +123,63 @@ def test_tutor_cannot_open_another_centers_queue_or_student_pages(client, login_
     login_as("tutor_a")
     assert client.get(f"/tutor/walk-ins/{world['b'].id}").status_code == 404
     assert client.get("/student/walk-in").status_code == 403
+
+
+# --- the joins export (DESIGN §8: joins --format csv, and the admin's download) --------------
+
+JOIN_HEADER = "time,student_email,tutor_email,center,destination,meeting_id,reason"
+
+
+def csv_rows(text):
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_joins_cli_has_the_contract_columns_and_filters(app, runner, joins):
+    w = joins
+    result = runner.invoke(args=["portal", "joins", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    header, *rows = csv_rows(result.output)
+    assert ",".join(header) == JOIN_HEADER
+    by_student = {r[1]: r for r in rows}
+    assert set(by_student) == {"student.a@x.edu", "olga@x.edu"}
+    stu = by_student["student.a@x.edu"]
+    assert stu[2:] == ["tutor.a@x.edu", "Center A", "daily_session", "85746065432", "session_known"]
+    assert stu[0].endswith("Z") and datetime.datetime.fromisoformat(stu[0][:-1])
+    assert by_student["olga@x.edu"][4:] == ["connect_link", "", "connect_link"]
+
+    day = daily.center_today(w["a"]).isoformat()
+    one_day = runner.invoke(args=["portal", "joins", "--date", day, "--center", "Center A"])
+    assert len(csv_rows(one_day.output)) == 3
+    other_day = runner.invoke(args=["portal", "joins", "--date", "2001-01-01"])
+    assert csv_rows(other_day.output) == [JOIN_HEADER.split(",")]
+    other_center = runner.invoke(args=["portal", "joins", "--center", "Center B"])
+    assert csv_rows(other_center.output) == [JOIN_HEADER.split(",")]
+    for bad in (["--date", "9999-12-31"], ["--date", "tomorrow"], ["--center", "Nowhere"]):
+        refused = runner.invoke(args=["portal", "joins", *bad])
+        assert refused.exit_code == 1 and "Error:" in refused.output
+
+
+def test_joins_cells_are_formula_safe(app, runner, joins):
+    User = __import__("portal.models", fromlist=["User"]).User
+    User.update(email="=cmd|'/c calc'!A1@x.edu").where(User.email == "olga@x.edu").execute()
+    rows = csv_rows(runner.invoke(args=["portal", "joins"]).output)
+    assert any(r[1] == "'=cmd|'/c calc'!A1@x.edu" for r in rows)
+
+
+def test_admin_downloads_their_centers_joins_only(client, login_as, joins):
+    w = joins
+    login_as("admin_a")
+    day = daily.center_today(w["a"]).isoformat()
+    response = client.get(f"/admin/centers/{w['a'].id}/joins.csv?date={day}")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = csv_rows(response.get_data(as_text=True))
+    assert ",".join(rows[0]) == JOIN_HEADER and len(rows) == 3
+    page = client.get(f"/admin/centers/{w['a'].id}/day").get_data(as_text=True)
+    assert f"/admin/centers/{w['a'].id}/joins.csv?date={day}" in page
+    assert client.get(f"/admin/centers/{w['b'].id}/joins.csv").status_code == 404
+    assert client.get(f"/admin/centers/{w['a'].id}/joins.csv?date=9999-12-31").status_code == 400
+    assert client.get(f"/admin/centers/{w['a'].id}/joins.csv?date=soon").status_code == 400

@@ -6,11 +6,12 @@ and a tutor through ``member_or_404``: another center's objects are a 404.
 
 import datetime
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
 from .. import appointments, daily, join, walkins
 from ..auth.access import center_or_404, member_or_404, visible_centers
+from ..join.export import joins_csv
 from ..rendering import render, wants_partial
 from . import bp
 
@@ -78,6 +79,23 @@ def center_joins(center_id):
     return render(
         "admin/joins.html", "partials/join_events.html", **_context(center, _day(center), tutor)
     )
+
+
+@bp.route("/centers/<int:center_id>/joins.csv")
+def center_joins_csv(center_id):
+    """Download who was sent where on a day (?date=YYYY-MM-DD, the center's) as CSV."""
+    center = center_or_404(center_id)
+    day = _day(center)
+    try:
+        start, end = appointments.day_bounds(center.timezone, day)
+    except OverflowError:
+        abort(400)
+    response = current_app.response_class(
+        stream_with_context(joins_csv(start, end, {center.id})), mimetype="text/csv"
+    )
+    name = f"joins-{center.id}-{day.isoformat()}.csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @bp.route("/centers/<int:center_id>/walk-ins")

@@ -1,4 +1,4 @@
-"""CSV exports: findings (DESIGN §8's exact columns) and the audit log.
+"""CSV exports: findings (DESIGN §8's exact columns) and the audit log (Joins: join/export.py).
 
 Spreadsheets run a cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab or
 carriage return) as a formula, so such cells get a leading apostrophe (OWASP's
@@ -40,7 +40,8 @@ def cell(value):
     return text
 
 
-def _stream(header, rows):
+def stream_csv(header, rows):
+    """CSV text chunks: the header, then formula-proofed rows, 500 at a time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
@@ -78,7 +79,7 @@ def findings_rows(query):
 
 def findings_csv(query):
     """Stream the findings of ``query`` (a Finding select) as CSV text chunks."""
-    return _stream(FINDING_COLUMNS, findings_rows(query))
+    return stream_csv(FINDING_COLUMNS, findings_rows(query))
 
 
 def audit_csv(query):
@@ -116,7 +117,7 @@ def audit_csv(query):
                 _json(after),
             )
 
-    return _stream(AUDIT_COLUMNS, shaped())
+    return stream_csv(AUDIT_COLUMNS, shaped())
 
 
 def _json(value):

@@ -1,4 +1,8 @@
-"""Join: where a student's Join button sends them, decided in one function (``resolve``).
+"""Join: where a student's Join button sends them. Views call one function, ``send``.
+
+``send(student, appointment_id=… | tutor_id=…, …)`` loads the target, decides
+(``resolve``), commits the JoinEvent and returns an ``Outcome`` the view turns into a
+redirect or a page.
 
 Resolution order (issue 5, DESIGN §6a):
 
@@ -14,10 +18,10 @@ Resolution order (issue 5, DESIGN §6a):
 
 A join URL is redirected to only if its host is Zoom's (``https``, ``zoom.us`` or
 ``*.zoom.us``) or the mounted simulator's base URL (RELIABILITY §3.6). Every
-Join writes one JoinEvent. The hot path (today's session known) costs one
-SELECT (``targets.appointment_target``: the signed-in student, appointment,
-center, tutor, connection and session), and queues the JoinEvent for a
-background writer (``events.EventWriter``); see BENCHMARKS.md for why.
+Join commits one JoinEvent before it answers. The hot path (today's session known)
+costs one SELECT (``targets.appointment_target``: appointment, center, tutor,
+connection and session) and one INSERT, besides the session lookup that loads the
+signed-in student.
 """
 
 import logging
@@ -28,7 +32,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from .. import daily
 from ..models import User, utcnow
 from ..webhooks.findings import open_finding, resolve_finding
-from .events import EventWriter, events, record
+from .events import events, record
 from .targets import (
     OPENS_BEFORE,
     SessionInfo,
@@ -43,7 +47,7 @@ __all__ = [
     "OPENS_BEFORE",
     "REASONS",
     "Decision",
-    "EventWriter",
+    "Outcome",
     "SessionInfo",
     "Target",
     "appointment_target",
@@ -55,6 +59,7 @@ __all__ = [
     "record",
     "resolve",
     "resolve_findings",
+    "send",
     "tutor_target",
     "url_checker",
     "usable_connect_link",
@@ -101,6 +106,50 @@ class Decision:
     @property
     def label(self):
         return REASONS.get(self.reason, self.reason)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one press of Join comes to, for the view to render.
+
+    ``kind``: ``redirect`` (to ``url``), ``not_ready`` (the page, with ``decision``),
+    ``closed`` (the page, with ``closed``), ``queue`` (a walk-in still waiting) or
+    ``not_found`` (no such appointment or tutor for this student).
+    """
+
+    kind: str
+    target: Target | None = None
+    decision: Decision | None = None
+    closed: str | None = None
+    url: str | None = None
+
+
+def send(
+    student, device_id, client_factory, url_allowed, *, appointment_id=None, tutor_id=None, now=None
+):
+    """Load, decide and record one Join of ``student`` (an appointment or the stable link)."""
+    now = now or utcnow()
+    if appointment_id is not None:
+        target = appointment_target(student.id, appointment_id, now)
+    else:
+        target = tutor_target(student.id, tutor_id, now)
+    if target is None:
+        return Outcome("not_found")
+    if appointment_id is not None:
+        closed = closed_reason(target, now)
+        if closed == "waiting":
+            return Outcome("queue", target)
+        if closed:
+            return Outcome("closed", target, closed=closed)
+    target.student_name = student.name
+    decision = resolve(target, client_factory, url_allowed, now)
+    record(target, decision, device_id, now)
+    if decision.url is None:
+        return Outcome("not_ready", target, decision)
+    url = decision.url
+    if decision.destination == DAILY_SESSION:
+        url = with_display_name(url, student.name)
+    return Outcome("redirect", target, decision, url=url)
 
 
 def closed_reason(target, now=None):

@@ -1,9 +1,8 @@
 """Loading what a Join needs: one SELECT for an appointment, its tutor and their state.
 
 ``appointment_target`` is the hot path: appointment, center, tutor, the tutor's
-current Zoom connection and Daily Sessions dated around today, in one query
-whose SQL is compiled once (``Prepared``). Today's session (in its center's
-time zone) is picked in Python.
+current Zoom connection and Daily Sessions dated around today, in one ordinary
+peewee query. Today's session (in its center's time zone) is picked in Python.
 """
 
 import datetime
@@ -13,7 +12,6 @@ from dataclasses import dataclass
 from peewee import JOIN
 
 from .. import daily
-from ..db import database
 from ..models import Appointment, Center, DailySession, Membership, User, ZoomConnection, utcnow
 
 OPENS_BEFORE = datetime.timedelta(minutes=30)
@@ -152,50 +150,24 @@ def _target(student_id, head, rows, offset, now):
     )
 
 
-class Prepared:
-    """A peewee query compiled to SQL once per database kind, then run with new parameters.
-
-    Building SQL is most of what a small peewee query costs; the Join hot path runs
-    the same two statements every time, so each is compiled once with sentinel
-    parameters whose positions are remembered (quoting and placeholders still
-    come from peewee, so SQLite and PostgreSQL both work).
-    """
-
-    def __init__(self, build, **sentinels):
-        self.build = build
-        self.sentinels = sentinels
-        self._compiled = {}
-
-    def _sql(self):
-        kind = type(database.obj)
-        compiled = self._compiled.get(kind)
-        if compiled is None:
-            sql, params = self.build(**self.sentinels).sql()
-            names = {repr(value): name for name, value in self.sentinels.items()}
-            slots = [(names.get(repr(param)), param) for param in params]
-            assert {n for n, _ in slots if n} == set(self.sentinels), "a sentinel went missing"
-            compiled = self._compiled[kind] = (sql, slots)
-        return compiled
-
-    def execute(self, **values):
-        sql, slots = self._sql()
-        return database.execute_sql(sql, [values[n] if n else p for n, p in slots])
-
-
-Student = User.alias("student")
 _TARGET_FIELDS = (
     Appointment.id,
     Appointment.kind,
     Appointment.status,
     Appointment.start_at,
     Appointment.end_at,
-    Student.name,
     *_COLUMNS,
 )
-_TARGET_CONVERT = tuple(field.python_value for field in _TARGET_FIELDS)
 
 
-def _build_target_query(appointment_id, student_id, day_from, day_to, session_version=None):
+def appointment_target(student_id, appointment_id, now=None):
+    """The student's own appointment (or walk-in) with its tutor's state; None if not theirs.
+
+    One SELECT: appointment, center, tutor, current Zoom connection and the
+    tutor's Daily Sessions dated yesterday to tomorrow (UTC; today's, in its
+    center's zone, is picked in Python).
+    """
+    now = now or utcnow()
     query = (
         Appointment.select(*_TARGET_FIELDS)
         .join(Center, on=(Appointment.center == Center.id))
@@ -203,58 +175,13 @@ def _build_target_query(appointment_id, student_id, day_from, day_to, session_ve
         .join(User, JOIN.LEFT_OUTER, on=(Appointment.tutor == User.id))
         .switch(Appointment)
     )
-    student = Appointment.student == Student.id
-    if session_version is not None:
-        # The signed-in student, checked as the login's user loader does (active, this
-        # session's version) plus the role gate (students only).
-        student &= (
-            (Student.role == "student")
-            & (Student.active == True)  # noqa: E712
-            & (Student.session_version == session_version)
-        )
-    query = query.join(Student, on=student).switch(Appointment)
-    return _with_tutor_state(query, Appointment.tutor, day_from, day_to).where(
+    query = _with_tutor_state(query, Appointment.tutor, *_day_window(now)).where(
         Appointment.id == appointment_id, Appointment.student == student_id
     )
-
-
-_SENTINELS = {
-    "appointment_id": -7_000_000_001,
-    "student_id": -7_000_000_002,
-    "day_from": datetime.date(1901, 1, 1),
-    "day_to": datetime.date(1901, 1, 3),
-}
-_TARGET_QUERY = Prepared(_build_target_query, **_SENTINELS)
-_CHECKED_TARGET_QUERY = Prepared(_build_target_query, session_version=-7_000_000_003, **_SENTINELS)
-
-
-def appointment_target(student_id, appointment_id, now=None, session_version=None):
-    """The student's own appointment (or walk-in) with its tutor's state; None if not theirs.
-
-    One SELECT: appointment, center, tutor, current Zoom connection and the
-    tutor's Daily Sessions dated yesterday to tomorrow (UTC; today's, in its
-    center's zone, is picked in Python). With ``session_version`` the same query
-    also checks that student_id is an active student signed in with that version,
-    so the Join route needs no separate user lookup (None when any check fails).
-    """
-    now = now or utcnow()
-    day_from, day_to = _day_window(now)
-    params = {
-        "appointment_id": appointment_id,
-        "student_id": student_id,
-        "day_from": day_from,
-        "day_to": day_to,
-    }
-    if session_version is None:
-        cursor = _TARGET_QUERY.execute(**params)
-    else:
-        cursor = _CHECKED_TARGET_QUERY.execute(session_version=session_version, **params)
-    rows = [tuple(c(v) for c, v in zip(_TARGET_CONVERT, row, strict=True)) for row in cursor]
+    rows = list(query.tuples())
     if not rows:
         return None
-    target = _target(student_id, rows[0][:5], rows, 6, now)
-    target.student_name = rows[0][5]
-    return target
+    return _target(student_id, rows[0][:5], rows, 5, now)
 
 
 def tutor_target(student_id, tutor_id, now=None):

@@ -24,6 +24,8 @@ NUMERIC_SETTINGS = {
     "HEALTH_RECHECK_SECONDS": float,
     "HEALTH_RECENT_HOURS": int,
     "HEALTH_MAX_PAUSE_SECONDS": float,
+    "BACKUP_KEEP": int,
+    "BACKUP_EVERY_HOURS": int,
     "REMINDER_MINUTES_BEFORE": int,
     "SHIFT_CHECK_MINUTES_BEFORE": int,
 }
@@ -83,6 +85,10 @@ class Config:
     LOGIN_ADDRESS_FAILURES_PER_HOUR = 60  # then that address is slowed down, never refused
     LOGIN_ADDRESS_MAX_DELAY = 2.0  # seconds
     LOGIN_DEVICE_COOKIE_NAME = "__Host-login-device"
+    # Scheduled backups (portal.backup): off while BACKUP_DIR is empty.
+    BACKUP_DIR = ""
+    BACKUP_KEEP = 28  # newest backups kept in BACKUP_DIR (a week at the default interval)
+    BACKUP_EVERY_HOURS = 6
     # SQLite older than 3.51.3 has the WAL-reset bug; cysqlite bundles a newer one.
     SQLITE_MIN_VERSION = (3, 51, 3)
 
@@ -104,6 +110,7 @@ class Config:
             "ZOOM_SIM_BASE_URL",
             "WEBHOOK_PROCESSING",
             "INSTANCE_PATH",
+            "BACKUP_DIR",
             "MAIL_URL",
             "MAIL_FROM",
             "PUBLIC_BASE_URL",

@@ -61,6 +61,19 @@ def create_huey(app):
 
         return in_app(purge_old_attempts)
 
+    # Backups (portal.backup): every BACKUP_EVERY_HOURS into BACKUP_DIR, the newest
+    # BACKUP_KEEP kept; does nothing while BACKUP_DIR is unset.
+    every = min(24, max(1, int(app.config.get("BACKUP_EVERY_HOURS") or 6)))
+
+    @huey.periodic_task(crontab(minute="45", hour=f"*/{every}"), name="backup_database")
+    def backup_database():
+        from .backup import periodic_backup
+
+        done = periodic_backup(app.config)
+        if done:
+            log.info("backup written: %s", done)
+        return done
+
     # Enqueued by POST /webhooks/zoom right after it committed a new delivery; the
     # minutely run picks up anything whose enqueue was lost. Zoom is never called.
     # Nothing is returned, so no result piles up in huey's store per delivery.
@@ -132,6 +145,7 @@ def create_huey(app):
         "retry_revocations": retry_revocations,
         "purge_sessions": purge_sessions,
         "purge_login_attempts": purge_login_attempts,
+        "backup_database": backup_database,
         "process_webhooks": process_webhooks,
         "sweep_webhooks": sweep_webhooks,
         "health_scan": health_scan,

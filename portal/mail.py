@@ -164,7 +164,10 @@ class SMTPTransport:
                         connection=True,
                     )
                 if url.username:
-                    smtp.login(url.username, url.password)
+                    try:
+                        smtp.login(url.username, url.password)
+                    except smtplib.SMTPServerDisconnected:  # some servers hang up on 535
+                        raise smtplib.SMTPAuthenticationError(535, b"closed at login") from None
             except BaseException:
                 smtp.close()
                 raise

@@ -56,7 +56,8 @@ def render(app, row):
     recipient = User.get_by_id(row.recipient_id)
     if not recipient.active:
         raise Skip("the recipient's account is deactivated")
-    subject, text, calendar, method = RENDERERS[row.kind](app, row, recipient, settings)
+    with app.app_context():  # the templates; a job may call this without one
+        subject, text, calendar, method = RENDERERS[row.kind](app, row, recipient, settings)
     message = build_message(
         sender=settings.sender,
         to_name=recipient.name,

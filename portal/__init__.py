@@ -13,6 +13,7 @@ from peewee import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import db as dbmod
+from . import inputs
 from .audit import action_label
 from .config import Config, ConfigError, apply_development_defaults, check_production
 from .logging_setup import configure_logging
@@ -71,6 +72,7 @@ def create_app(config=None):
     htmx.init_app(app)
     _init_login(app)
 
+    inputs.install(app)  # ids that fit a 64-bit key, no NUL anywhere (before blueprints)
     app.before_request(refuse_cross_site)
     app.after_request(set_security_headers)
     _register_blueprints(app)  # the simulator, when mounted, sets ZOOM_OAUTH_BASE_URL
@@ -123,7 +125,7 @@ def _init_database(app, production):
         url = "sqlite:///" + os.path.join(app.instance_path, "portal.db")
         app.config["DATABASE_URL"] = url
     try:
-        database = dbmod.make_database(url)
+        database = dbmod.make_database(url, app.config.get("SQLITE_SYNCHRONOUS") or "full")
     except dbmod.DatabaseConfigError as exc:
         raise ConfigError(str(exc)) from None
     previous = dbmod.database.obj
@@ -135,10 +137,8 @@ def _init_database(app, production):
             "SQLite is older than 3.51.3 (WAL-reset bug): reinstall with `make install`."
         )
 
-    @app.before_request
-    def _connect():
-        dbmod.database.connect(reuse_if_open=True)
-
+    # No connect before the request: peewee takes a pooled connection on the first query
+    # (autoconnect), so a request that needs none (/healthz, static files) costs nothing.
     @app.teardown_request
     def _close(exc):
         if not dbmod.database.is_closed():

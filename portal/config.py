@@ -51,6 +51,8 @@ class Config:
     TRUSTED_PROXIES = 0
     # Folder for the SQLite job queue and development keys (default: ./instance).
     INSTANCE_PATH = ""
+    # SQLite: "full" (every commit synced) or "normal" (WAL: safe from process crashes).
+    SQLITE_SYNCHRONOUS = "full"
     # E-mail (portal.mail, portal.notifications): smtp://[user:pass@]host:port (STARTTLS
     # where offered) or smtps://… (implicit TLS); empty = development outbox page only.
     MAIL_URL = ""

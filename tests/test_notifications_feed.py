@@ -146,8 +146,13 @@ def test_bad_mail_settings_stop_the_start_with_one_line(app_config, overrides, w
 def test_production_with_mail_needs_the_public_address(app_config, database_url):
     from test_config import production
 
-    config = production(
-        database_url, MAIL_URL="smtp://mail.example.edu:587", MAIL_FROM=SENDER
-    )
+    config = production(database_url, MAIL_URL="smtp://mail.example.edu:587", MAIL_FROM=SENDER)
     with pytest.raises(ConfigError, match="PUBLIC_BASE_URL is missing"):
         create_app(config)
+
+
+def test_the_feed_token_never_reaches_a_log_line():
+    from portal.logging_setup import redact
+
+    line = 'GET /calendar/tutor.ics?token=Zx9_abcdefghijklmnopqrstuvwxyz0123456789AB HTTP/1.1" 200'
+    assert "Zx9_abc" not in redact(line) and "token=[redacted]" in redact(line)

@@ -37,9 +37,7 @@ def _later(minutes):
 
 def _cli(database_url, smtp, tmp_path):
     """`flask --app wsgi portal send-reminders` in its own process (production settings)."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "MAIL_", "ZOOM_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "MAIL_", "ZOOM_"))}
     env.update(
         {
             "DATABASE_URL": database_url,
@@ -185,3 +183,17 @@ def test_no_mail_url_in_production_keeps_messages_queued_and_says_so(
     assert "E-mail is not set up (MAIL_URL is empty)" in result.output
     assert {r.status for r in OutboxMessage.select()} == {"queued"}
     assert {r.attempts for r in OutboxMessage.select()} == {0}
+
+
+def test_the_job_consumer_runs_send_reminders_every_minute(app, smtp, world):
+    from portal.jobs import create_huey
+
+    huey = create_huey(app)
+    for minute in (datetime.datetime(2026, 1, 1, 3, 17), datetime.datetime(2026, 1, 1, 3, 18)):
+        due = {task.name for task in huey.read_periodic(minute)}
+        assert {"send_reminders", "before_shift_check"} <= due
+    book(world["student_a"], world["tutor_a"], minutes_from_now=30)
+    huey.portal_tasks["send_reminders"].call_local()
+    assert len(smtp.messages) == 4  # two confirmations, two reminders
+    huey.portal_tasks["deliver_mail"].call_local()
+    assert len(smtp.messages) == 4

@@ -13,7 +13,7 @@ from portal.config import ConfigError
 from portal.models import CalendarFeed
 from portal.notifications import ics
 
-FEED_RE = re.compile(r"(https://portal\.example\.edu/calendar/tutor\.ics\?token=[A-Za-z0-9_-]+)")
+FEED_RE = re.compile(r"(https://portal\.example\.edu/calendar/tutor\.ics\?token=vmc_[\w-]+)")
 
 
 @pytest.fixture
@@ -151,8 +151,12 @@ def test_production_with_mail_needs_the_public_address(app_config, database_url)
         create_app(config)
 
 
-def test_the_feed_token_never_reaches_a_log_line():
+def test_the_feed_token_never_reaches_a_log_line(app, world):
     from portal.logging_setup import redact
+    from portal.notifications import feed
 
-    line = 'GET /calendar/tutor.ics?token=Zx9_abcdefghijklmnopqrstuvwxyz0123456789AB HTTP/1.1" 200'
-    assert "Zx9_abc" not in redact(line) and "token=[redacted]" in redact(line)
+    tokens = [feed.new_token(app, world["tutor_a"]) for _ in range(20)]
+    tokens.append(feed.PREFIX + "12-" + "a" * 40)  # digits and a dash right after the prefix
+    for token in tokens:
+        line = f'"GET /calendar/tutor.ics?token={token} HTTP/1.1" 200 -'
+        assert token[4:12] not in redact(line) and "token=[redacted]" in redact(line)

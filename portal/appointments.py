@@ -25,7 +25,7 @@ from .models import (
     utcnow,
 )
 from .notifications import bookings, outbox
-from .validation import ValidationError
+from .validation import DAY_MAX, DAY_MIN, ValidationError
 
 MAX_MINUTES = 240
 MIN_MINUTES = 5
@@ -56,6 +56,8 @@ def parse_start(value, timezone):
         raise ValidationError(
             f"{shown!r} is not a date and time; use ISO format like 2026-12-01T14:00.", "at"
         ) from None
+    if not DAY_MIN <= moment.date() <= DAY_MAX:  # e.g. 9999-12-31T23:59 overflows in UTC
+        raise ValidationError(f"Choose a date between {DAY_MIN} and {DAY_MAX}.", "at")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
     return moment.astimezone(datetime.UTC).replace(tzinfo=None, second=0, microsecond=0)

@@ -1,5 +1,6 @@
 """Input rules shared by forms and the CLI: allow-lists and length caps."""
 
+import datetime
 import re
 import unicodedata
 import zoneinfo
@@ -21,6 +22,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MAX_NAME = 200
 MAX_URL = 500
+# The dates the portal takes: far enough either way for any booking or report, and
+# far from datetime's limits (years 1 and 9999), where a day's bounds in a time zone
+# overflow.
+DAY_MIN = datetime.date(1970, 1, 1)
+DAY_MAX = datetime.date(2999, 12, 31)
 
 
 def clean_text(value, field, label, max_length=MAX_NAME, required=True):
@@ -72,6 +78,18 @@ def clean_hhmm(value, field, label):
     return value
 
 
+def clean_day(value, field="date", label="Date"):
+    """A YYYY-MM-DD date between DAY_MIN and DAY_MAX."""
+    text = value.strip()[:10] if isinstance(value, str) else ""
+    try:
+        day = datetime.date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"{label} must be a date like 2026-12-01.", field) from None
+    if not DAY_MIN <= day <= DAY_MAX:
+        raise ValidationError(f"{label} must be between {DAY_MIN} and {DAY_MAX}.", field)
+    return day
+
+
 def clean_url(value, field="connect_link", label="Connect Link", required=False):
     """An http(s) URL of at most MAX_URL characters; empty means none."""
     value = (value or "").strip()
@@ -83,7 +101,11 @@ def clean_url(value, field="connect_link", label="Connect Link", required=False)
         raise ValidationError(f"{label} must be at most {MAX_URL} characters.", field)
     if _CONTROL.search(value) or " " in value:
         raise ValidationError(f"{label} must be a web address without spaces.", field)
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:  # e.g. "http://[::1" (an unclosed IPv6 address)
+        raise ValidationError(f"{label} is not a valid web address.", field) from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValidationError(
             f"{label} must be a web address starting with https:// or http://.", field

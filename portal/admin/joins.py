@@ -4,15 +4,15 @@ Every view loads its center through ``center_or_404`` (the admin's own centers)
 and a tutor through ``member_or_404``: another center's objects are a 404.
 """
 
-import datetime
-
 from flask import abort, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
 from .. import appointments, daily, join, walkins
 from ..auth.access import center_or_404, member_or_404, visible_centers
+from ..inputs import id_field
 from ..join.export import joins_csv
 from ..rendering import render, wants_partial
+from ..validation import ValidationError, clean_day
 from . import bp
 
 
@@ -22,8 +22,8 @@ def _day(center):
     if not raw:
         return daily.center_today(center)
     try:
-        return datetime.date.fromisoformat(raw[:10])
-    except ValueError:
+        return clean_day(raw)
+    except ValidationError:
         abort(400)
 
 
@@ -72,7 +72,7 @@ def center_day(center_id):
 def center_joins(center_id):
     """Who was sent where, per tutor and per day (?tutor=<id>&date=YYYY-MM-DD)."""
     center = center_or_404(center_id)
-    tutor_id = request.args.get("tutor", type=int)
+    tutor_id = request.args.get("tutor", type=id_field)
     tutor = member_or_404(center, tutor_id) if tutor_id is not None else None
     if tutor is not None and tutor.role != "tutor":
         abort(404)
@@ -110,11 +110,11 @@ def walk_in_queue(center_id):
 def assign_walk_in(center_id):
     """Give a waiting student to a tutor of this center."""
     center = center_or_404(center_id)
-    tutor = member_or_404(center, request.form.get("tutor_id", type=int))
+    tutor = member_or_404(center, request.form.get("tutor_id", type=id_field))
     error = None
     try:
         entry = walkins.take(
-            center, tutor, request.form.get("entry_id", type=int), actor=current_user
+            center, tutor, request.form.get("entry_id", type=id_field), actor=current_user
         )
     except walkins.WalkInError as exc:
         error = str(exc)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from peewee import JOIN, Case, fn
 
+from ..inputs import id_field
 from ..models import Center, Finding, HealthScan, HealthSnapshot, Membership, User, utcnow
 from .checks import ALL, title
 from .findings import SEVERITIES
@@ -35,10 +36,7 @@ class Filters:
         """Filters from query arguments; unknown values are ignored, never trusted."""
 
         def number(name):
-            try:
-                return max(1, int(args.get(name, "")))
-            except ValueError:
-                return None
+            return id_field(args.get(name, ""))  # 1 … 2⁶³−1, else None
 
         center = number("center")
         if center is not None and centers is not None and center not in centers:

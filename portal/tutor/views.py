@@ -184,6 +184,7 @@ def setup():
 # --- Today: appointments, the walk-in queue, who was sent where (issue 5) -------------------
 
 from .. import appointments, join, walkins  # noqa: E402
+from ..inputs import id_field  # noqa: E402
 from ..models import utcnow  # noqa: E402
 
 
@@ -248,7 +249,7 @@ def walk_in_queue(center_id):
 def take_walk_in(center_id):
     """Take the next waiting student, or the chosen one, from a center's queue."""
     center = _my_vm_center(center_id)
-    entry_id = request.form.get("entry_id", type=int)
+    entry_id = request.form.get("entry_id", type=id_field)
     try:
         entry = walkins.take(center, current_user, entry_id, actor=current_user)
         error = None

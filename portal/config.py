@@ -24,6 +24,7 @@ NUMERIC_SETTINGS = {
     "HEALTH_RECHECK_SECONDS": float,
     "HEALTH_RECENT_HOURS": int,
     "HEALTH_MAX_PAUSE_SECONDS": float,
+    "ZOOM_REQUEST_BUDGET_SECONDS": float,
     "BACKUP_KEEP": int,
     "BACKUP_EVERY_HOURS": int,
     "REMINDER_MINUTES_BEFORE": int,
@@ -51,6 +52,9 @@ class Config:
     TRUSTED_PROXIES = 0
     # Folder for the SQLite job queue and development keys (default: ./instance).
     INSTANCE_PATH = ""
+    # All the Zoom time one web request may spend (calls, retries, waits): well under
+    # gunicorn's 30 s worker timeout. Join and Start hand slower work to a job.
+    ZOOM_REQUEST_BUDGET_SECONDS = 8.0
     # SQLite: "full" (every commit synced) or "normal" (WAL: safe from process crashes).
     SQLITE_SYNCHRONOUS = "full"
     # E-mail (portal.mail, portal.notifications): smtp://[user:pass@]host:port (STARTTLS

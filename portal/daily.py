@@ -26,12 +26,19 @@ from .zoom.errors import (
     ZoomError,
     ZoomRateLimited,
     ZoomReauthRequired,
+    ZoomUnavailable,
 )
 
 log = logging.getLogger("portal.daily")
 
 CLAIM_LEASE = datetime.timedelta(minutes=2)
 FAILED_RETRY_AFTER = datetime.timedelta(minutes=5)
+# Zoom did not answer (in time): try again soon, so a recovered Zoom is used at once.
+# After a create that may have reached Zoom, wait long enough for it to land there, so
+# the next attempt finds it by its marker instead of creating a second meeting.
+TRANSIENT_RETRY_AFTER = datetime.timedelta(seconds=10)
+AMBIGUOUS_RETRY_AFTER = datetime.timedelta(seconds=30)
+TRANSIENT = (ZoomUnavailable, ZoomAmbiguous)
 READY = ("scheduled", "live", "ended")
 TOPIC = "Daily Session {date}"
 
@@ -206,8 +213,11 @@ def ensure_daily_session(tutor, client_factory, day=None, center=None, now=None,
                 return _finish(row, found, "adopted")
         try:
             meeting = client.create_meeting(meeting_body(tutor, center, day))
-        except ZoomAmbiguous:
-            found = _find_marked(client, tutor.id, day, avoid)
+        except ZoomAmbiguous as ambiguous:
+            try:
+                found = _find_marked(client, tutor.id, day, avoid)
+            except ZoomError:
+                raise ambiguous from None  # still unknown: wait for it to land (below)
             if found:
                 return _finish(row, found, "adopted")
             raise
@@ -220,7 +230,13 @@ def ensure_daily_session(tutor, client_factory, day=None, center=None, now=None,
         return _fail(row, exc, utcnow() + FAILED_RETRY_AFTER)
     except ZoomError as exc:
         log.warning("daily session tutor=%s failed: %r", tutor.id, exc)
-        return _fail(row, exc, utcnow() + FAILED_RETRY_AFTER)
+        if isinstance(exc, ZoomAmbiguous):
+            wait = AMBIGUOUS_RETRY_AFTER
+        elif isinstance(exc, ZoomUnavailable):
+            wait = TRANSIENT_RETRY_AFTER
+        else:
+            wait = FAILED_RETRY_AFTER
+        return _fail(row, exc, utcnow() + wait)
     finally:
         client.close()
 

@@ -14,6 +14,9 @@ from .db import database
 
 log = logging.getLogger("portal.jobs")
 
+PREPARE_ATTEMPTS = 10  # a tutor's Daily Session handed over by Join: tries, PREPARE_DELAY apart
+PREPARE_DELAY = 10
+
 
 def create_huey(app):
     """Build the huey instance for this app and register its tasks."""
@@ -107,6 +110,27 @@ def create_huey(app):
 
         return in_app(scan)
 
+    # Join or the tutor's panel hit Zoom's slowness within its time budget: finish here,
+    # without that budget, through the same claim protocol (retried while Zoom recovers).
+    @huey.task(name="prepare_daily_session")
+    def prepare_daily_session(tutor_id, attempt=1):
+        from . import daily
+        from .models import User
+        from .zoom.wiring import client_for
+
+        def run():
+            tutor = User.get_or_none(User.id == tutor_id)
+            if tutor is None:
+                return "no such tutor"
+            result = daily.ensure_daily_session(tutor, lambda t: client_for(app, t))
+            waiting = result.outcome == "busy" or isinstance(result.error, daily.TRANSIENT)
+            if waiting and attempt < PREPARE_ATTEMPTS and daily.home_center(tutor) is not None:
+                # Zoom is still slow, or the retry wait after an unsure create is running.
+                prepare_daily_session.schedule((tutor_id, attempt + 1), delay=PREPARE_DELAY)
+            return result.outcome
+
+        return in_app(run)
+
     @huey.task(name="run_health_scan")
     def run_health_scan(scan_id):
         from .health import runs
@@ -150,8 +174,25 @@ def create_huey(app):
         "sweep_webhooks": sweep_webhooks,
         "health_scan": health_scan,
         "run_health_scan": run_health_scan,
+        "prepare_daily_session": prepare_daily_session,
     }
     return huey
+
+
+def prepare_session_later(app, tutor_id):
+    """Have the job consumer finish a tutor's Daily Session that Zoom was too slow for.
+
+    Production only: in development and tests the next Join or the tutor's panel
+    tries again in the request once the short retry wait is over. True if queued.
+    """
+    if app.debug or app.testing:
+        return False
+    try:
+        huey_for(app).portal_tasks["prepare_daily_session"](tutor_id)
+    except Exception:  # noqa: BLE001 - the hourly provisioning and the next Join still try
+        log.exception("could not enqueue preparing the Daily Session of tutor %s", tutor_id)
+        return False
+    return True
 
 
 def huey_for(app):

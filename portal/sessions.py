@@ -13,6 +13,7 @@ import hashlib
 import secrets
 
 from flask.sessions import SessionInterface, SessionMixin
+from itsdangerous import BadData, URLSafeTimedSerializer
 from peewee import JOIN
 from werkzeug.datastructures import CallbackDict
 
@@ -20,6 +21,7 @@ from .db import retry_locked
 from .models import User, WebSession, utcnow
 
 TOUCH_INTERVAL = datetime.timedelta(minutes=5)
+VISITOR_MAX_AGE = 2 * 3600  # seconds a visitor's signed cookie stays valid
 
 
 def _hash(sid):
@@ -38,6 +40,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.row = row
         self.modified = False
         self.stale_sids = []
+        self.visitor = False
 
     def regenerate(self):
         """Issue a new id and drop the old one (call on login and privilege change)."""
@@ -49,13 +52,31 @@ class ServerSession(CallbackDict, SessionMixin):
 
 
 class DatabaseSessionInterface(SessionInterface):
-    """Store sessions in the ``web_session`` table."""
+    """Store signed-in sessions in the ``web_session`` table; visitors get no row.
+
+    A visitor who has not logged in (the login form's CSRF token, a "next" page) keeps
+    that little data in a signed, timed cookie, so anonymous traffic writes nothing.
+    The first request with a signed-in user (login regenerates the id) gets a row.
+    """
+
+    def _signer(self, app):
+        return URLSafeTimedSerializer(app.secret_key, salt="vmp-visitor-session")
 
     def open_session(self, app, request):
         if request.path.startswith(app.static_url_path + "/"):
             return ServerSession()  # static files need no session (and no query)
         sid = request.cookies.get(self.get_cookie_name(app))
-        if not sid or len(sid) > 100:
+        if not sid or len(sid) > 4000:
+            return ServerSession()
+        if "." in sid:  # a visitor's signed cookie (row ids have no dot)
+            try:
+                data = self._signer(app).loads(sid, max_age=VISITOR_MAX_AGE)
+            except BadData:
+                return ServerSession()
+            session = ServerSession(data if isinstance(data, dict) else {})
+            session.visitor = True
+            return session
+        if len(sid) > 100:
             return ServerSession()
         # The signed-in user comes with the session row (one query), for the user loader.
         row = (
@@ -89,6 +110,9 @@ class DatabaseSessionInterface(SessionInterface):
                 response.delete_cookie(name, domain=domain, path=path)
             return
 
+        if not session.get("_user_id"):
+            self._save_visitor(app, session, response)
+            return
         now = utcnow()
         if session.sid is None or session.row is None:
             session.sid = secrets.token_urlsafe(32)
@@ -124,6 +148,24 @@ class DatabaseSessionInterface(SessionInterface):
             httponly=self.get_cookie_httponly(app),
             domain=domain,
             path=path,
+            secure=self.get_cookie_secure(app),
+            samesite=self.get_cookie_samesite(app),
+        )
+
+    def _save_visitor(self, app, session, response):
+        """A visitor's data in a signed cookie (re-signed only when it changed)."""
+        if session.row is not None:  # a row from before, for a session that logged out
+            WebSession.delete().where(WebSession.sid_hash == session.row.sid_hash).execute()
+            session.row = None
+        if not session.modified and getattr(session, "visitor", False):
+            return
+        response.set_cookie(
+            self.get_cookie_name(app),
+            self._signer(app).dumps(dict(session)),
+            max_age=int(VISITOR_MAX_AGE),
+            httponly=self.get_cookie_httponly(app),
+            domain=self.get_cookie_domain(app),
+            path=self.get_cookie_path(app),
             secure=self.get_cookie_secure(app),
             samesite=self.get_cookie_samesite(app),
         )

@@ -35,7 +35,7 @@ def no_zoom(monkeypatch):
     def refuse(app, tutor):
         raise AssertionError("Join called Zoom")
 
-    monkeypatch.setattr("portal.student.join_views.client_for", refuse)
+    monkeypatch.setattr("portal.student.join_views.request_client", refuse)
 
 
 def open_appointment(student, tutor, center, **fields):

@@ -125,9 +125,21 @@ class Outcome:
 
 
 def send(
-    student, device_id, client_factory, url_allowed, *, appointment_id=None, tutor_id=None, now=None
+    student,
+    device_id,
+    client_factory,
+    url_allowed,
+    *,
+    appointment_id=None,
+    tutor_id=None,
+    now=None,
+    prepare_later=None,
 ):
-    """Load, decide and record one Join of ``student`` (an appointment or the stable link)."""
+    """Load, decide and record one Join of ``student`` (an appointment or the stable link).
+
+    ``prepare_later(tutor_id)`` hands today's Daily Session to a job when Zoom was too
+    slow to create it within the request's time budget.
+    """
     now = now or utcnow()
     if appointment_id is not None:
         target = appointment_target(student.id, appointment_id, now)
@@ -143,6 +155,8 @@ def send(
             return Outcome("closed", target, closed=closed)
     target.student_name = student.name
     decision = resolve(target, client_factory, url_allowed, now)
+    if decision.reason == "session_pending" and prepare_later is not None:
+        prepare_later(target.tutor_id)
     record(target, decision, device_id, now)
     if decision.url is None:
         return Outcome("not_ready", target, decision)
@@ -277,7 +291,11 @@ def _ensure(target, client_factory, now):
         if result.outcome in ("created", "adopted"):
             resolve_findings(_finding_key("session_unavailable", target.tutor_id), now)
         return session, "session_created" if result.outcome != "existing" else "session_known"
-    return session, "session_pending" if row.status == "pending" else "session_failed"
+    slow = isinstance(result.error, daily.TRANSIENT) and result.error.status is None
+    if result.outcome == "busy" or slow:
+        # Being created elsewhere, or Zoom did not answer in time: a job finishes it.
+        return session, "session_pending"
+    return session, "session_failed"
 
 
 # --- findings -------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ import secrets
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
-from .. import appointments, daily, join
+from .. import appointments, daily, jobs, join
 from ..rendering import render
-from ..zoom.wiring import client_for, zoom_link_base
+from ..zoom.wiring import request_client, zoom_link_base
 from . import join_bp
 
 DEVICE_MAX_AGE = 400 * 24 * 3600  # the longest lifetime browsers keep
@@ -22,7 +22,7 @@ _DEVICE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 
 
 def _factory(tutor):
-    return client_for(current_app._get_current_object(), tutor)
+    return request_client(current_app._get_current_object(), tutor)
 
 
 def _url_allowed():
@@ -53,7 +53,15 @@ def _join(**which):
     fresh = not _DEVICE.match(device)
     if fresh:
         device = secrets.token_urlsafe(24)
-    outcome = join.send(current_user, device, _factory, _url_allowed(), **which)
+    app = current_app._get_current_object()
+    outcome = join.send(
+        current_user,
+        device,
+        _factory,
+        _url_allowed(),
+        prepare_later=lambda tutor_id: jobs.prepare_session_later(app, tutor_id),
+        **which,
+    )
     if outcome.kind == "not_found":
         abort(404)  # not theirs, or no such appointment or tutor
     if outcome.kind == "queue":

@@ -34,7 +34,7 @@ from ..zoom.errors import (
     ZoomError,
 )
 from ..zoom.oauth import finish_authorization, revoke_token, start_authorization
-from ..zoom.wiring import client_for, zoom_http, zoom_settings
+from ..zoom.wiring import request_client, zoom_http, zoom_settings
 
 log = logging.getLogger("portal.connect")
 
@@ -129,7 +129,7 @@ def callback():
         return redirect(url_for("tutor.preferences"), 303)  # the panel prepares today's
     # Today's session was the other account's: create this account's now and say so.
     result = daily.ensure_daily_session(
-        current_user, lambda tutor: client_for(current_app, tutor), center=center
+        current_user, lambda tutor: request_client(current_app, tutor), center=center
     )
     if result.session is not None and result.session.zoom_meeting_id:
         flash(

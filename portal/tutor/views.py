@@ -15,7 +15,7 @@ from ..health import devices
 from ..models import Center, DailySession, ZoomConnection
 from ..rendering import render, wants_partial
 from ..zoom.errors import ZoomError, ZoomNotFound, ZoomReauthRequired
-from ..zoom.wiring import client_for, zoom_link_base
+from ..zoom.wiring import request_client, zoom_link_base
 from . import bp
 
 log = logging.getLogger("portal.tutor")
@@ -42,7 +42,7 @@ def panel_context(tutor, choice=""):
 
 
 def _factory(tutor):
-    return client_for(current_app, tutor)
+    return request_client(current_app, tutor)
 
 
 @bp.route("/preferences")
@@ -84,7 +84,7 @@ def start_session(session_id):
         abort(404)
     if session.status not in daily.READY:
         return redirect(url_for("tutor.preferences"), 303)  # the panel says what to do
-    client = client_for(current_app, current_user)
+    client = request_client(current_app, current_user)
     try:
         meeting = _fetch_meeting(client, session.zoom_meeting_id)
     except ZoomReauthRequired:

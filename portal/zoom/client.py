@@ -99,13 +99,33 @@ def _meeting_id(value):
 
 
 class _Api:
-    def __init__(self, source, settings, http, *, sleep, clock, rng):
+    def __init__(self, source, settings, http, *, sleep, clock, rng, budget=None, breaker=None):
         self.source = source
         self.settings = settings
         self.http = http
         self.sleep = sleep
         self.clock = clock
         self.rng = rng
+        # A request's whole Zoom time (every call, retry and wait), well under the
+        # worker timeout; None = no limit (jobs).
+        self.deadline = None if budget is None else time.monotonic() + budget
+        self.breaker = breaker
+
+    def _remaining(self):
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def _timeout(self):
+        """This attempt's (connect, read) timeout, cut to what the budget has left."""
+        remaining = self._remaining()
+        if remaining is None:
+            return self.settings.timeout
+        if remaining <= 0.05:
+            raise ZoomUnavailable(
+                message="Zoom took longer than this request may wait; the portal tries again.",
+                sent=False,
+            )
+        connect, read = self.settings.timeout
+        return (min(connect, remaining), min(read, remaining))
 
     def request(
         self,
@@ -124,6 +144,9 @@ class _Api:
         url = self.settings.api_base_url + template.format(**(path or {}))
         failures, slept, stale = 0, 0.0, None
         while True:
+            if self.breaker is not None:
+                self.breaker.check(url)
+            timeout = self._timeout()
             token, version, conn_id = self.source.acquire(*(stale or ()))
             headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
             try:
@@ -133,12 +156,14 @@ class _Api:
                     params=params,
                     json=body,
                     headers=headers,
-                    timeout=self.settings.timeout,
+                    timeout=timeout,
                     allow_redirects=False,
                 )
             except requests.RequestException as exc:
                 error = oauth.transport_error(exc)
                 log.warning("zoom %s %s -> %s", method, template, type(exc).__name__)
+                if self.breaker is not None:
+                    self.breaker.failed(url)
                 failures += 1
                 if retry:
                     delay = self._backoff(failures)
@@ -154,6 +179,11 @@ class _Api:
 
             status = response.status_code
             log.info("zoom %s %s -> %s", method, template, status)
+            if self.breaker is not None:
+                if status >= 500:
+                    self.breaker.failed(url)
+                else:
+                    self.breaker.succeeded(url)
             if status in ok:
                 return response
             error = error_from_response(response, now=self.clock(), quota=quota)
@@ -190,8 +220,10 @@ class _Api:
     def _backoff(self, failures):
         return self.rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (failures - 1)))
 
-    @staticmethod
-    def _may_retry(failures, slept, delay):
+    def _may_retry(self, failures, slept, delay):
+        remaining = self._remaining()
+        if remaining is not None and delay >= remaining - 0.5:
+            return False  # the wait would leave no time for the call
         return failures < MAX_ATTEMPTS and slept + delay <= RETRY_BUDGET
 
     def _revoked(self, conn_id, version):
@@ -242,6 +274,8 @@ class ZoomClient:
         rng=None,
         *,
         close_http=None,
+        budget=None,
+        breaker=None,
     ):
         protect_library_loggers()
         self.settings = settings
@@ -252,7 +286,14 @@ class ZoomClient:
             connection_or_tutor, settings, self.http, clock=clock, sleep=sleep
         )
         self._api = _Api(
-            self.tokens, settings, self.http, sleep=sleep, clock=clock, rng=rng or random.Random()
+            self.tokens,
+            settings,
+            self.http,
+            sleep=sleep,
+            clock=clock,
+            rng=rng or random.Random(),
+            budget=budget,
+            breaker=breaker,
         )
 
     def __repr__(self):

@@ -7,10 +7,14 @@ WSGI app is mounted, so the client's code path is the same as against Zoom but
 no second server thread is needed. ``client_for(app, tutor)`` combines both.
 """
 
+import time
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 import requests
+from flask import g
 
+from .breaker import Breaker
 from .client import ZoomClient
 from .settings import ZoomSettings
 
@@ -71,6 +75,37 @@ def zoom_http(app):
     return session
 
 
-def client_for(app, tutor):
-    """A ZoomClient for the tutor's current connection (owns its HTTP session)."""
-    return ZoomClient(tutor, zoom_settings(app), http=zoom_http(app), close_http=True)
+def breaker_for(app):
+    """The app's circuit breaker per Zoom host (one per process)."""
+    breaker = app.extensions.get("zoom_breaker")
+    if breaker is None:
+        breaker = app.extensions["zoom_breaker"] = Breaker()
+    return breaker
+
+
+def client_for(app, tutor, budget=None):
+    """A ZoomClient for the tutor's current connection (owns its HTTP session).
+
+    ``budget``: the seconds this request may spend on Zoom in all (calls, retries,
+    waits); every attempt's timeout is cut to what is left. Jobs pass none.
+    """
+    settings = zoom_settings(app)
+    if budget is not None:
+        connect, read = settings.timeout
+        settings = replace(settings, timeout=(min(connect, budget), min(read, budget)))
+    return ZoomClient(
+        tutor,
+        settings,
+        http=zoom_http(app),
+        close_http=True,
+        budget=budget,
+        breaker=breaker_for(app),
+    )
+
+
+def request_client(app, tutor):
+    """A ZoomClient for a web request: every client of one request shares one budget,
+    ZOOM_REQUEST_BUDGET_SECONDS (default 8), counted from the request's first client."""
+    budget = float(app.config.get("ZOOM_REQUEST_BUDGET_SECONDS", 8.0))
+    deadline = g.setdefault("zoom_deadline", time.monotonic() + budget)
+    return client_for(app, tutor, budget=max(deadline - time.monotonic(), 0.0))

@@ -5,6 +5,7 @@ address, the job consumer) and checks the pages it visits for CSP violations.
 """
 
 import datetime
+import time
 
 import pytest
 from portal_testing import make_user
@@ -218,3 +219,45 @@ def test_a_csp_violation_is_caught_even_after_navigating_away(deployed, new_page
     assert page.evaluate("window.injected") is None  # inline code did not run
     page.goto(f"{deployed.url}/healthz")
     assert any("script-src" in v for v in watch.csp_violations())
+
+
+def test_slow_zoom_gets_the_room_ready_without_stalling(deployed, new_page, world):
+    """12 s of Zoom latency: Join shows "getting ready" within its budget, the job finishes."""
+    zoom = deployed.zoom
+    tutor = world["tutor_a"]
+    watch = new_page()
+    page = watch.page
+    log_in(watch, deployed.url, tutor.email)
+    authorize(watch, deployed.url, zoom, "licensed")
+    page.wait_for_selector(".meeting-number")
+    DailySession.delete().execute()  # as if the morning job had not run yet
+    zoom.zoom_delete_meeting(zoom.meetings_of("licensed")[0].id, notify=False)
+    appointment = book_now(world, tutor)
+    zoom.set_latency(12)
+
+    student = new_page()
+    log_in(student, deployed.url, world["student_a"].email)
+    student.page.goto(f"{deployed.url}/join/appointment/{appointment.id}")
+    assert "Getting your tutor's room ready" in student.page.inner_text("h1")
+    student.assert_clean()
+    row = DailySession.get(DailySession.tutor == tutor)
+    assert row.status in ("failed", "pending")  # handed to the job, not stuck
+
+    student.page.goto("about:blank")  # nobody refreshes: the job alone must finish it
+    zoom.set_latency(0)  # Zoom recovers
+    deadline = time.monotonic() + 90
+    while DailySession.get(DailySession.tutor == tutor).status != "scheduled":
+        assert time.monotonic() < deadline, "the job did not finish the Daily Session"
+        time.sleep(0.5)
+    (meeting,) = zoom.meetings_of("licensed")  # the unsure create was found, not repeated
+    assert DailySession.get(DailySession.tutor == tutor).zoom_meeting_id == meeting.id
+    student.page.goto(f"{deployed.url}/join/appointment/{appointment.id}")
+    student.page.wait_for_url(f"{deployed.zoom_url}/j/{meeting.id}**")
+
+    zoom.set_latency(12)  # Start answers within its budget too, and says what happened
+    page.goto(f"{deployed.url}/tutor/preferences")
+    page.click("a:has-text('Start')")
+    page.wait_for_url(f"{deployed.url}/tutor/preferences")
+    assert "Zoom did not answer" in page.locator("#messages [role=alert]").inner_text()
+    zoom.set_latency(0)
+    watch.assert_clean()

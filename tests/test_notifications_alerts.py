@@ -36,9 +36,7 @@ def _alerts(smtp):
     return sorted(m.rcpt_tos[0] for m in smtp.messages)
 
 
-def test_a_critical_finding_alerts_once_and_again_only_when_it_comes_back(
-    app, smtp, runner, world
-):
+def test_a_critical_finding_alerts_once_and_again_only_when_it_comes_back(app, smtp, runner, world):
     tom = world["tutor_a"]
     second_admin = make_user("admin2.a@x.edu", "center_admin", [world["a"]], name="Al Admin")
     connect(app, tom, "licensed")

@@ -10,7 +10,10 @@ needs that is missing or of the wrong type raises ``MalformedEvent`` (→ 400).
 import datetime
 import hashlib
 import json
+import re
 from dataclasses import dataclass
+
+from ..validation import DAY_MAX, DAY_MIN
 
 URL_VALIDATION = "endpoint.url_validation"
 DEAUTHORIZED = "app_deauthorized"
@@ -24,6 +27,12 @@ PARTICIPANT_EVENTS = {
 }
 HANDLED = (DEAUTHORIZED, *MEETING_EVENTS, *PARTICIPANT_EVENTS)
 MAX_MEETING_ID = 2**63 - 1
+# event_ts and every time stay within the dates the portal takes (validation.DAY_MIN …
+# DAY_MAX): datetime cannot hold year 33658 (10¹⁵ ms), nor 9999-12-31T23:59-05:00 in UTC.
+MAX_EVENT_TS = (
+    int(datetime.datetime(DAY_MAX.year + 1, 1, 1, tzinfo=datetime.UTC).timestamp()) * 1000
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # NUL cannot be stored in PostgreSQL text
 
 
 class MalformedEvent(ValueError):
@@ -69,7 +78,7 @@ def load_envelope(raw):
     if not isinstance(data, dict):
         raise MalformedEvent("body is not a JSON object")
     event = data.get("event")
-    if not isinstance(event, str) or not 0 < len(event) <= 80:
+    if not isinstance(event, str) or not 0 < len(event) <= 80 or _CONTROL.search(event):
         raise MalformedEvent("event is missing or not a short string")
     if not isinstance(data.get("payload"), dict):
         raise MalformedEvent("payload is missing or not an object")
@@ -80,7 +89,7 @@ def load_envelope(raw):
 def _event_ts(value):
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 15:
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 10**15:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < MAX_EVENT_TS:
         raise MalformedEvent("event_ts is missing or not epoch milliseconds")
     return value
 
@@ -95,6 +104,8 @@ def _text(value, limit, field, required=False):
     text = str(value).strip()
     if len(text) > limit:
         raise MalformedEvent(f"{field} is too long")
+    if _CONTROL.search(text):
+        raise MalformedEvent(f"{field} has control characters")
     if required and not text:
         raise MalformedEvent(f"{field} is missing")
     return text or None
@@ -115,11 +126,11 @@ def parse_time(value):
         return None
     try:
         when = datetime.datetime.fromisoformat(value)
-    except ValueError:
+        if when.tzinfo is not None:
+            when = when.astimezone(datetime.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # e.g. 9999-12-31T23:59-05:00 is past year 9999 in UTC
         return None
-    if when.tzinfo is not None:
-        when = when.astimezone(datetime.UTC).replace(tzinfo=None)
-    return when
+    return when if DAY_MIN <= when.date() <= DAY_MAX else None
 
 
 def from_epoch_ms(ms):
@@ -167,7 +178,7 @@ def parse_event(envelope):
         key=key,
         kind=kind,
         at=parse_time(person.get(time_field)) or at,
-        name=(name_text.strip()[:200] if isinstance(name_text, str) else ""),
+        name=(_CONTROL.sub("", name_text).strip()[:200] if isinstance(name_text, str) else ""),
         email=_email(person.get("email")),
         zoom_user_id=zoom_id or user_id,
         participant_uuid=uuid,
@@ -179,7 +190,8 @@ def _email(value):
     if not isinstance(value, str):
         return None
     value = value.strip().lower()
-    return value if 3 <= len(value) <= 254 and "@" in value else None
+    ok = 3 <= len(value) <= 254 and "@" in value and not _CONTROL.search(value)
+    return value if ok else None
 
 
 def dedupe_key(envelope):

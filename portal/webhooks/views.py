@@ -40,10 +40,14 @@ def zoom_webhook():
         return _json(413, {"error": "body too large"})
     if request.mimetype != "application/json":
         return _json(415, {"error": "application/json expected"})
-    request.max_content_length = MAX_BODY
+    # One byte over the limit: a chunked body has no Content-Length, and werkzeug stops
+    # reading at the limit without an error, so only a longer read shows it is too large.
+    request.max_content_length = MAX_BODY + 1
     try:
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge:
+        return _json(413, {"error": "body too large"})
+    if len(raw) > MAX_BODY:
         return _json(413, {"error": "body too large"})
     tracking = request.headers.get("x-zm-trackingid", "")
     config = current_app.config

@@ -306,7 +306,9 @@ def connected_tutors():
 def provision(client_factory, day=None, now=None):
     """Ensure the Daily Session of every connected tutor; returns {outcome: [emails]}."""
     report = {"created": [], "adopted": [], "existing": [], "busy": [], "failed": []}
-    for tutor in connected_tutors():
+    # A list, not a cursor: a SELECT left open across the writes below would pin an old
+    # snapshot, and SQLite refuses to write from it (SQLITE_BUSY_SNAPSHOT).
+    for tutor in list(connected_tutors()):
         result = ensure_daily_session(tutor, client_factory, day=day, now=now)
         label = tutor.email
         if result.error is not None:

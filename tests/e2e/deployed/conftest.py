@@ -190,7 +190,8 @@ def deployed(deployed_world, app):
     yield deployed_world
     for name, offset in offsets.items():
         fresh = deployed_world.log_text(name)[offset:]
-        assert "Traceback" not in fresh, f"{name} logged an error:\n{fresh[-4000:]}"
+        at = fresh.find("Traceback")
+        assert at < 0, f"{name} logged an error:\n{fresh[max(at - 300, 0) : at + 4000]}"
 
 
 def deployed_app_config(app_config, world):

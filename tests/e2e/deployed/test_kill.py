@@ -16,11 +16,11 @@ import signal
 import threading
 import traceback
 
+from portal_testing import make_user
+
 from e2e.browser import log_in as browser_log_in
 from e2e.deployed.test_connect import authorize, book_now
 from e2e.deployed.test_join_durable import log_in, workers
-from portal_testing import make_user
-
 from portal import daily
 from portal import db as dbmod
 from portal.health import scanner

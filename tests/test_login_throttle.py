@@ -223,3 +223,8 @@ def test_unknown_and_wrong_answers_stay_identical(client, world):
     # the form keeps what was typed; apart from that the pages are the same
     typed_back = wrong.get_data(as_text=True).replace(world["tutor_a"].email, "ghost@x.edu")
     assert typed_back == unknown.get_data(as_text=True)
+
+
+def test_a_forwarded_for_that_is_not_an_address_is_not_stored(app, world):
+    login_from(app, "<script>alert(1)</script>", world["tutor_a"].email, "wrong")
+    assert [a.ip for a in LoginAttempt.select()] == ["?"]

@@ -24,6 +24,7 @@ most the limit of password checks. A success deletes that client's rows.
 import datetime
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import time
 
@@ -66,7 +67,15 @@ def client_key(config, email, address, cookie):
             data = None
         if isinstance(data, dict) and data.get("e") == _email_key(config, email) and data.get("d"):
             return DEVICE_PREFIX + str(data["d"])[:40]
-    return (address or "?")[:64]
+    return clean_address(address)
+
+
+def clean_address(address):
+    """The client's address as text, or "?" when it is not an IP address."""
+    try:
+        return str(ipaddress.ip_address((address or "").strip()))
+    except ValueError:
+        return "?"
 
 
 def _lock_account(email):
@@ -117,7 +126,7 @@ def address_delay(address, config):
     hour = utcnow() - datetime.timedelta(hours=1)
     failures = (
         LoginAttempt.select()
-        .where(LoginAttempt.ip == (address or "?")[:64], LoginAttempt.created_at > hour)
+        .where(LoginAttempt.ip == clean_address(address), LoginAttempt.created_at > hour)
         .count()
     )
     excess = failures - int(config["LOGIN_ADDRESS_FAILURES_PER_HOUR"])

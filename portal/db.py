@@ -10,6 +10,7 @@ Transactions that read before they write use ``write_tx()`` (BEGIN IMMEDIATE on
 SQLite), so two workers never deadlock on a read-to-write upgrade.
 """
 
+import atexit
 import contextlib
 import fcntl
 import os
@@ -79,6 +80,13 @@ def is_sqlite():
 _writer = threading.local()  # this thread's nesting depth
 _writer_threads = threading.RLock()  # threads of this process, one writer at a time
 _writer_files = {}  # (pid, database path) -> the lock file, open for the process's life
+
+
+@atexit.register
+def _close_writer_files():
+    for handle in _writer_files.values():
+        handle.close()
+    _writer_files.clear()
 
 
 @contextlib.contextmanager

@@ -237,7 +237,9 @@ def test_slow_zoom_gets_the_room_ready_without_stalling(deployed, new_page, worl
 
     student = new_page()
     log_in(student, deployed.url, world["student_a"].email)
+    started = time.monotonic()
     student.page.goto(f"{deployed.url}/join/appointment/{appointment.id}")
+    print(f"\nJoin at 12 s Zoom latency answered in {time.monotonic() - started:.1f} s")
     assert "Getting your tutor's room ready" in student.page.inner_text("h1")
     student.assert_clean()
     row = DailySession.get(DailySession.tutor == tutor)
@@ -256,8 +258,10 @@ def test_slow_zoom_gets_the_room_ready_without_stalling(deployed, new_page, worl
 
     zoom.set_latency(12)  # Start answers within its budget too, and says what happened
     page.goto(f"{deployed.url}/tutor/preferences")
+    started = time.monotonic()
     page.click("a:has-text('Start')")
     page.wait_for_url(f"{deployed.url}/tutor/preferences")
+    print(f"Start at 12 s Zoom latency answered in {time.monotonic() - started:.1f} s")
     assert "Zoom did not answer" in page.locator("#messages [role=alert]").inner_text()
     zoom.set_latency(0)
     watch.assert_clean()

@@ -28,6 +28,14 @@ def fix(auth, finding, name, htmx=False, **data):
     )
 
 
+def move_to_another_day(app, tutor, meeting_id):
+    """In Zoom, move the tutor's meeting to another date (a session_mismatch "other_date")."""
+    from portal.zoom.wiring import client_for
+
+    with client_for(app, tutor) as client:
+        client.update_meeting(meeting_id, {"start_time": "2031-01-01T10:00:00", "timezone": "UTC"})
+
+
 def audited(action):
     return list(AuditEntry.select().where(AuditEntry.action == action).order_by(AuditEntry.id))
 
@@ -139,9 +147,7 @@ def test_recreate_deletes_the_old_meeting_when_zoom_still_has_it(app, auth, worl
     tom = world["tutor_a"]
     connect(app, tom, "licensed")
     old_id = today_meeting(tom)
-    client = __import__("portal.zoom.wiring", fromlist=["client_for"]).client_for(app, tom)
-    client.update_meeting(old_id, {"start_time": "2031-01-01T10:00:00", "timezone": "UTC"})
-    client.close()
+    move_to_another_day(app, tom, old_id)
     scan(app)
     (finding,) = opened("session_mismatch")
     assert finding.evidence["kind"] == "other_date"
@@ -160,9 +166,7 @@ def test_recreate_without_the_delete_scope_still_replaces_and_says_so(app, auth,
     tom = world["tutor_a"]
     connect(app, tom, "licensed")
     old_id = today_meeting(tom)
-    client = __import__("portal.zoom.wiring", fromlist=["client_for"]).client_for(app, tom)
-    client.update_meeting(old_id, {"start_time": "2031-01-01T10:00:00", "timezone": "UTC"})
-    client.close()
+    move_to_another_day(app, tom, old_id)
     scan(app)
     (finding,) = opened("session_mismatch")
     response = fix(auth, finding, "recreate_session", htmx=True)

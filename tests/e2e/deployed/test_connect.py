@@ -29,6 +29,15 @@ def authorize(watch, base, zoom, user_key):
     page.wait_for_url(f"{base}/tutor/preferences")
 
 
+def connected(new_page, deployed, tutor, user_key, **size):
+    """A tutor's browser, logged in and connected to Zoom as user_key, showing today's number."""
+    watch = new_page(**size)
+    log_in(watch, deployed.url, tutor.email)
+    authorize(watch, deployed.url, deployed.zoom, user_key)
+    watch.page.wait_for_selector(".meeting-number")
+    return watch
+
+
 def book_now(world, tutor, student_key="student_a"):
     """An online appointment with the tutor that is open for Join right now."""
     start = utcnow() - datetime.timedelta(minutes=5)
@@ -57,11 +66,8 @@ def student_joins(new_page, deployed, world, appointment, meeting_id):
 def test_connect_start_join(deployed, new_page, world):
     zoom = deployed.zoom
     tutor = world["tutor_a"]
-    watch = new_page()
+    watch = connected(new_page, deployed, tutor, "licensed")
     page = watch.page
-    log_in(watch, deployed.url, tutor.email)
-    authorize(watch, deployed.url, zoom, "licensed")
-    page.wait_for_selector(".meeting-number")
     assert "is connected" in page.inner_text("#messages")
     (meeting,) = zoom.meetings_of("licensed")
     assert page.inner_text(".meeting-number") == format_meeting_number(meeting.id)
@@ -126,11 +132,8 @@ def test_refused_duplicate_leaves_the_owner_working(deployed, new_page, world):
 def test_reconnecting_another_account_the_same_day(deployed, new_page, world):
     zoom = deployed.zoom
     tutor = world["tutor_a"]
-    watch = new_page()
+    watch = connected(new_page, deployed, tutor, "tutor1")
     page = watch.page
-    log_in(watch, deployed.url, tutor.email)
-    authorize(watch, deployed.url, zoom, "tutor1")
-    page.wait_for_selector(".meeting-number")
     (old,) = zoom.meetings_of("tutor1")
 
     page.select_option("select[name=choice]", "disconnect")
@@ -154,11 +157,8 @@ def test_reconnecting_another_account_the_same_day(deployed, new_page, world):
 def test_start_after_the_meeting_vanished_at_zoom(deployed, new_page, world):
     zoom = deployed.zoom
     tutor = world["tutor_a"]
-    watch = new_page()
+    watch = connected(new_page, deployed, tutor, "licensed")
     page = watch.page
-    log_in(watch, deployed.url, tutor.email)
-    authorize(watch, deployed.url, zoom, "licensed")
-    page.wait_for_selector(".meeting-number")
     (gone,) = zoom.meetings_of("licensed")
     zoom.zoom_delete_meeting(gone.id, notify=False)  # behind the portal's back
 
@@ -178,11 +178,8 @@ def test_start_after_the_meeting_vanished_at_zoom(deployed, new_page, world):
 def test_broken_connection_shows_the_one_button_that_fixes_it(deployed, new_page, world):
     zoom = deployed.zoom
     tutor = world["tutor_a"]
-    watch = new_page(width=390, height=844)
+    watch = connected(new_page, deployed, tutor, "licensed", width=390, height=844)
     page = watch.page
-    log_in(watch, deployed.url, tutor.email)
-    authorize(watch, deployed.url, zoom, "licensed")
-    page.wait_for_selector(".meeting-number")
     zoom.revoke_user_tokens("licensed")
     page.click("a:has-text('Start')")  # Zoom refuses the token: the portal learns it here
     page.wait_for_url(f"{deployed.url}/tutor/preferences")
@@ -225,11 +222,8 @@ def test_slow_zoom_gets_the_room_ready_without_stalling(deployed, new_page, worl
     """12 s of Zoom latency: Join shows "getting ready" within its budget, the job finishes."""
     zoom = deployed.zoom
     tutor = world["tutor_a"]
-    watch = new_page()
+    watch = connected(new_page, deployed, tutor, "licensed")
     page = watch.page
-    log_in(watch, deployed.url, tutor.email)
-    authorize(watch, deployed.url, zoom, "licensed")
-    page.wait_for_selector(".meeting-number")
     DailySession.delete().execute()  # as if the morning job had not run yet
     zoom.zoom_delete_meeting(zoom.meetings_of("licensed")[0].id, notify=False)
     appointment = book_now(world, tutor)

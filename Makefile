@@ -3,21 +3,38 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every package, direct and transitive, pinned with its hashes; `make lock` refreshes it.
+LOCK := requirements.lock
+LOCK_VENV := .venv-lock
+PIP_TOOLS := pip-tools==7.6.2
 VENDOR := static/vendor/htmx.min.js
 HOST ?= 127.0.0.1
 PORT ?= 5000
 # `make zoom-sim` listens on 5001 unless PORT is given on the command line.
 SIM_PORT := $(if $(filter command line,$(origin PORT)),$(PORT),5001)
 
-.PHONY: install run worker zoom-sim test lint format bench clean
+.PHONY: install lock run worker zoom-sim test lint format bench clean
 
 install: $(STAMP) $(VENDOR)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; \
+	  echo "pyproject.toml needs packages $(LOCK) lacks: run 'make lock', then 'make install'."; exit 1; }
 	touch $(STAMP)
+
+# Re-resolve $(LOCK) after a change to pyproject.toml, keeping every other pin;
+# `make lock UPGRADE=1` moves every package to its newest allowed version.
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || \
+	  { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet $(PIP_TOOLS); }
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet \
+	  --generate-hashes --allow-unsafe --extra dev --strip-extras --build-deps-for editable \
+	  --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) \
+	  --output-file $(LOCK) pyproject.toml
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
@@ -63,4 +80,4 @@ bench: install
 	$(BIN)/python bench/refresh_race.py
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor instance
+	rm -rf $(VENV) $(LOCK_VENV) node_modules static/vendor instance

@@ -48,10 +48,12 @@ run: install
 	$(BIN)/flask --app wsgi portal demo --if-empty
 	@echo "Background jobs (morning Daily Sessions, revoke retries): run 'make worker' in another terminal."
 	FLASK_DEBUG=1 ZOOM_SIM_BASE_URL=http://$(HOST):$(PORT)/zoom-sim \
+	  PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} \
 	  $(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT) --with-threads
 
 worker: install
 	FLASK_DEBUG=1 ZOOM_SIM_BASE_URL=http://$(HOST):$(PORT)/zoom-sim \
+	  PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} \
 	  $(BIN)/huey_consumer huey_app.huey --workers 2
 
 # The Zoom simulator as its own server at its own origin (see portal/zoom/simulator/server.py).

@@ -80,6 +80,7 @@ bench: install
 	$(BIN)/python bench/webhook_ack.py
 	$(BIN)/python bench/health_bench.py
 	$(BIN)/python bench/refresh_race.py
+	$(BIN)/python bench/backup_bench.py
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) node_modules static/vendor instance

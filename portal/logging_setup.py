@@ -20,8 +20,9 @@ _PATTERNS = [
             # PKCE verifier as "verifier", and peewee's DEBUG log prints that row's JSON
             r"(?i)((?:access_token|refresh_token|verifier|secret|code|token|zak|"
             r"state|password|pwd|plainToken|encryptedToken)['\"]?\s*[:=]\s*['\"]?)"
-            # short all-digit values are Zoom error codes, not secrets
-            r"(?!(?:\d{1,6}|None)\b)[^'\"&\s,}]+"
+            # short all-digit values are Zoom error codes, not secrets (the whole value: a
+            # state such as "1-z6Bx…" starts with a digit and is still a secret)
+            r"(?!(?:\d{1,6}|None)(?:['\"&\s,}]|$))[^'\"&\s,}]+"
         ),
         r"\1[redacted]",
     ),

@@ -1,6 +1,9 @@
 """Test helpers shared by the suite (imported by conftest.py and the tests)."""
 
 import re
+import time
+
+from peewee import OperationalError
 
 from portal import db as dbmod
 from portal.auth import passwords
@@ -18,9 +21,19 @@ def empty_tables():
         if dbmod.is_sqlite():
             for model in reversed(MODELS):
                 model.delete().execute()
-        else:
-            names = ", ".join(f'"{m._meta.table_name}"' for m in MODELS)
-            database.execute_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            return
+        names = ", ".join(f'"{m._meta.table_name}"' for m in MODELS)
+        for attempt in range(5):
+            try:
+                database.execute_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+                return
+            except OperationalError as exc:
+                # A job of the deployed world (another process) read a table meanwhile:
+                # PostgreSQL picked the TRUNCATE to undo; do it again.
+                if "deadlock" not in str(exc) or attempt == 4:
+                    raise
+                database.rollback()
+                time.sleep(0.2)
 
 
 def csrf_token(client, path="/login"):

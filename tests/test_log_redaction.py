@@ -35,7 +35,15 @@ def test_connect_start_keeps_the_verifier_out_of_the_sql_log(auth, caplog, login
         '{"zoom_oauth": {"state": "S3cr3tState", "verifier": "S3cr3tVerifier"}}',
         "pkce_verifier='S3cr3tVerifier' webhook_secret=S3cr3tVerifier",
         '{"code_verifier":"S3cr3tVerifier"}',
+        '{"state": "1-S3cr3tState"}',  # a secret may start with digits and a dash
+        "state=94--S3cr3t&code=7S3cr3t",
     ],
 )
 def test_redact_hides_every_secret_spelling(line):
     assert "S3cr3t" not in redact(line)
+
+
+def test_short_zoom_error_codes_stay_readable():
+    assert redact('{"code": 124, "message": "Invalid access token."}') == (
+        '{"code": 124, "message": "Invalid access token."}'
+    )

@@ -10,7 +10,8 @@
 - The huey consumer runs beside it (``huey_consumer huey_app.huey``), with its SQLite queue in a
   temporary INSTANCE_PATH.
 
-The processes start once per test run; each test gets a fresh simulated Zoom and empty tables.
+The processes start once for this folder; each test gets a fresh simulated Zoom and empty
+tables.
 Every test ends by checking that the portal's log holds no traceback (no 500 went unseen).
 """
 
@@ -171,9 +172,13 @@ class Deployed:
         self.zoom.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def deployed_world(database_url, tmp_path_factory):
-    """Start the portal, the job consumer and the simulated Zoom once per run."""
+    """Start the portal, the job consumer and the simulated Zoom once for these tests.
+
+    They stop when this folder's tests are done, so their periodic jobs never hold
+    locks while the rest of the suite empties the tables.
+    """
     world = Deployed(str(tmp_path_factory.mktemp("deployed")), database_url)
     try:
         world.start()

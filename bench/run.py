@@ -51,12 +51,6 @@ PG_START, PG_END = "<!-- bench:join:postgresql:start -->", "<!-- bench:join:post
 JOIN_URL = "https://us05web.zoom.us/j/85746065432?pwd=bench"
 PASSWORD = "bench-password-123"
 
-# name -> (path builder taking the seed dict, send the student's cookies?)
-SCENARIOS = {
-    "healthz": (lambda seed: "/healthz", False),
-    "join": (lambda seed: f"/join/appointment/{seed['appointment']}", True),
-}
-
 
 def free_port():
     with socket.socket() as sock:
@@ -423,7 +417,7 @@ def main():
                 *start_gunicorn(normal_env, normal_port, os.path.join(tmp, "normal.log")),
             )
         jar = log_in(port)
-        path = SCENARIOS["join"][0](world)
+        path = f"/join/appointment/{world['appointment']}"
         status, headers, _ = request(port, "GET", path, {"Cookie": cookie_header(jar)})
         if status != 303 or not headers.get("Location", "").startswith(JOIN_URL):
             raise SystemExit(f"Join answered {status} {headers.get('Location')}, not the session")

@@ -48,32 +48,26 @@ def set_security_headers(response):
     return response
 
 
-def same_site_navigation():
-    """True unless the browser says this request came from another site (Fetch Metadata).
-
-    For GET requests that start something (Authorize): a link on this site or a typed
-    address is fine; a link or redirect from another site is not.
-    """
+def _from_this_site(fallback_header):
+    """Fetch Metadata's word on where the request came from; without it, the fallback
+    header's host (Origin for writes, Referer for navigations) must be this one."""
     site = request.headers.get("Sec-Fetch-Site")
     if site is not None:
         return site in {"same-origin", "none"}
-    referrer = request.headers.get("Referer")
-    return not referrer or urlsplit(referrer).netloc == request.host
+    other = request.headers.get(fallback_header)
+    return not other or other == "null" or urlsplit(other).netloc == request.host
+
+
+def same_site_navigation():
+    """True unless this GET came from another site: for GETs that start something
+    (Authorize), a link on this site or a typed address is fine, another site's is not."""
+    return _from_this_site("Referer")
 
 
 def refuse_cross_site():
     """Refuse state-changing requests a browser marks as cross-site (Fetch Metadata)."""
-    if request.method not in UNSAFE_METHODS:
-        return
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None:
-        if site not in {"same-origin", "none"}:
-            abort(403)
-        return
-    origin = request.headers.get("Origin")
-    if origin and origin != "null":
-        if urlsplit(origin).netloc != request.host:
-            abort(403)
+    if request.method in UNSAFE_METHODS and not _from_this_site("Origin"):
+        abort(403)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\s]")

@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from .. import daily
 from ..models import User, utcnow
 from ..webhooks.findings import open_finding, resolve_finding
+from ..zoom.settings import is_zoom_host
 from .events import events, record
 from .targets import (
     OPENS_BEFORE,
@@ -153,7 +154,6 @@ def send(
             return Outcome("queue", target)
         if closed:
             return Outcome("closed", target, closed=closed)
-    target.student_name = student.name
     decision = resolve(target, client_factory, url_allowed, now)
     if decision.reason == "session_pending" and prepare_later is not None:
         prepare_later(target.tutor_id)
@@ -199,7 +199,7 @@ def is_zoom_join_url(url):
         port = parts.port
     except ValueError:
         return False
-    return (host == "zoom.us" or host.endswith(".zoom.us")) and port in (None, 443)
+    return is_zoom_host(host) and port in (None, 443)
 
 
 def _split(url):

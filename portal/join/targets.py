@@ -52,7 +52,6 @@ class Target:
     connect_link: str | None
     connection_status: str | None
     session: SessionInfo | None
-    student_name: str | None = None  # shown to the tutor in Zoom's waiting room
 
 
 SessionCenter = Center.alias("session_center")

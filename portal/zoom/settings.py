@@ -12,6 +12,12 @@ from .errors import ZoomConfigError
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
+def is_zoom_host(host):
+    """True for zoom.us and its subdomains (the real Zoom's hosts)."""
+    host = (host or "").lower()
+    return host == "zoom.us" or host.endswith(".zoom.us")
+
+
 def _split_keys(value):
     if value is None:
         return ()

@@ -16,7 +16,7 @@ from flask import g
 
 from .breaker import Breaker
 from .client import ZoomClient
-from .settings import ZoomSettings
+from .settings import ZoomSettings, is_zoom_host
 
 CALLBACK_PATH = "/zoom/callback"
 
@@ -55,8 +55,7 @@ def zoom_link_base(app):
     if cfg.get("ZOOM_SIMULATOR"):
         return cfg.get("ZOOM_SIM_BASE_URL")
     base = (cfg.get("ZOOM_OAUTH_BASE_URL") or "").rstrip("/")
-    host = (urlsplit(base).hostname or "").lower()
-    if not base or host == "zoom.us" or host.endswith(".zoom.us"):
+    if not base or is_zoom_host(urlsplit(base).hostname):
         return None
     return base
 

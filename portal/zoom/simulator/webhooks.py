@@ -16,6 +16,7 @@ import hmac
 import json
 import secrets
 import string
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -79,6 +80,9 @@ class WebhookSender:
         self.endpoint_valid = None
         self.validated_at = None
         self._next_id = 1
+        # One flush at a time, so events leave in the order they happened even when two
+        # responses close at once; out-of-order delivery is a deliberate fault (`release`).
+        self._flush_lock = threading.Lock()
 
     # producing --------------------------------------------------------------------------------
 
@@ -166,10 +170,11 @@ class WebhookSender:
 
     def flush(self):
         """POST every delivery that has never been attempted (used after a response is sent)."""
-        with self.state.lock:
-            todo = [d for d in self.deliveries if d.status == "pending" and not d.attempts]
-        for delivery in todo:
-            self.send(delivery)
+        with self._flush_lock:
+            with self.state.lock:
+                todo = [d for d in self.deliveries if d.status == "pending" and not d.attempts]
+            for delivery in todo:
+                self.send(delivery)
         return todo
 
     def retry_due(self):

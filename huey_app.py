@@ -4,7 +4,7 @@ import sys
 
 from portal import create_app
 from portal.config import ConfigError
-from portal.jobs import create_huey
+from portal.enqueue import huey_for
 
 try:
     # With the simulator (development), Zoom calls go over HTTP to the web server's
@@ -12,4 +12,4 @@ try:
     app = create_app({"ZOOM_SIM_IN_PROCESS": False})
 except ConfigError as exc:
     sys.exit(f"Virtual Meetings Portal jobs cannot start: {exc}")
-huey = create_huey(app)
+huey = huey_for(app)

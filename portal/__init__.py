@@ -3,9 +3,10 @@
 import logging
 import os
 import secrets
-import sys
 
-from flask import Flask, g, render_template, request
+from cryptography.fernet import Fernet
+from flask import Flask, g, render_template, request, session
+from flask.helpers import get_debug_flag
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
@@ -13,13 +14,15 @@ from peewee import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import db as dbmod
-from . import inputs
+from . import inputs, jobs
 from .audit import action_label
-from .config import Config, ConfigError, apply_development_defaults, check_production
+from .cli import register_cli
+from .config import ConfigError, ProductionConfig, config_class
 from .logging_setup import configure_logging
 from .models import ROLE_LABELS, User
 from .security import content_security_policy, refuse_cross_site, set_security_headers
 from .sessions import DatabaseSessionInterface, session_user
+from .zoom import wiring as zoom_wiring
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -28,10 +31,20 @@ htmx = Htmx()
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def create_app(config=None):
-    """Build the portal: config, database, security, blueprints, CLI."""
-    config = dict(config or {})
-    settings = Config.from_env()
+def create_app(config=None, serving=True):
+    """Build the portal: config, database, security, blueprints, CLI.
+
+    ``config``: settings over the environment's, a mapping or a ``Config`` subclass (whose
+    class attributes are the defaults). ``serving``: false for an entry point that serves
+    no requests (the ``flask`` command line), where a missing secret is only a warning,
+    so that ``init-db`` and ``doctor`` still run.
+    """
+    if isinstance(config, type):
+        base, config = config, {}
+    else:
+        config = dict(config or {})
+        base = config_class(config.get("DEBUG", get_debug_flag()), config.get("TESTING"))
+    settings = base.from_env()
     settings.update(config)
     app = Flask(
         __name__,
@@ -42,9 +55,7 @@ def create_app(config=None):
         static_folder=os.path.join(PROJECT_ROOT, "static"),
     )
     app.config.update(settings)
-    production = not app.debug and not app.config.get("TESTING")
-    if not production:
-        apply_development_defaults(app, keep=config)
+    production = base is ProductionConfig
     if app.config.get("ZOOM_SIMULATOR") is None:
         # Development falls back to the simulator; production only mounts it when asked.
         app.config["ZOOM_SIMULATOR"] = not production and not app.config.get("ZOOM_CLIENT_ID")
@@ -53,9 +64,9 @@ def create_app(config=None):
     _development_secrets(app, production)
     if production:
         try:
-            check_production(app.config)
+            ProductionConfig.check(app.config)
         except ConfigError as exc:
-            if not _management_command():
+            if serving:
                 raise
             # Commands such as init-db serve no requests and need no secret.
             logging.getLogger("portal").warning("%s (ignored for this command)", exc)
@@ -76,21 +87,14 @@ def create_app(config=None):
     app.before_request(refuse_cross_site)
     app.after_request(set_security_headers)
     _register_blueprints(app)  # the simulator, when mounted, sets ZOOM_OAUTH_BASE_URL
+    zoom_wiring.install(app)  # the one Zoom gateway: settings, HTTP, breaker, budget
+    jobs.install(app)  # how its huey is built, on first use
     app.extensions["csp"] = content_security_policy(app.config.get("ZOOM_OAUTH_BASE_URL"))
     _register_errors(app)
-
-    from .cli import register_cli
-
     register_cli(app)
     app.jinja_env.globals["ROLE_LABELS"] = ROLE_LABELS
     app.jinja_env.filters["action_label"] = action_label
     return app
-
-
-def _management_command():
-    """True when loaded by `flask <command>` for anything but `flask run`."""
-    argv = sys.argv
-    return os.path.basename(argv[0] or "") == "flask" and "run" not in argv[1:]
 
 
 def _development_secrets(app, production):
@@ -107,8 +111,6 @@ def _development_secrets(app, production):
         with open(path) as fh:
             app.config["SECRET_KEY"] = fh.read().strip()
     if not app.config.get("TOKEN_ENCRYPTION_KEYS"):
-        from cryptography.fernet import Fernet
-
         os.makedirs(app.instance_path, exist_ok=True)
         path = os.path.join(app.instance_path, "dev-token-key")
         if not os.path.exists(path):
@@ -153,8 +155,6 @@ def _init_login(app):
 
     @login_manager.user_loader
     def load_user(user_id):
-        from flask import session
-
         try:
             user_id = int(user_id)
         except (TypeError, ValueError):

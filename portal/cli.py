@@ -3,14 +3,24 @@
 Every command validates its input and exits non-zero with a one-line reason.
 """
 
+import datetime
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import accounts, appointments, migrate
+from . import accounts, appointments, backup, daily, doctor, migrate
 from .db import database
-from .models import Center, User
+from .health import dashboard, export, runs
+from .health import demo as health_demo
+from .health.checks import title
+from .join.export import joins_csv
+from .models import AuditEntry, Center, User
+from .notifications import before_shift_check, send_reminders
 from .validation import ValidationError
+from .zoom import rotate_keys
+from .zoom.errors import ZoomConfigError
+from .zoom.wiring import gateway
 
 portal_cli = AppGroup("portal", help="Virtual Meetings Portal administration.")
 
@@ -64,8 +74,6 @@ def load_demo():
     if current_app.config.get("ZOOM_SIMULATOR"):
         # Broken tutors for the health dashboard; their Zoom side is made in the server
         # process the first time an administrator opens Health (portal/health/demo.py).
-        from .health import demo as health_demo
-
         created.extend(health_demo.add_people())
     return created
 
@@ -170,13 +178,9 @@ def book(student_email, tutor_email, kind, at, minutes, center_name):
 @portal_cli.command("rotate-keys")
 def rotate_keys_command():
     """Re-encrypt every stored Zoom token under the first TOKEN_ENCRYPTION_KEYS key."""
-    from .zoom import rotate_keys
-    from .zoom.errors import ZoomConfigError
-    from .zoom.wiring import zoom_settings
-
     try:
         with database.connection_context():
-            count = rotate_keys(zoom_settings(current_app))
+            count = rotate_keys(gateway().settings)
     except ZoomConfigError as exc:
         fail(str(exc))
     click.echo(f"Re-encrypted {count} Zoom connection(s) under the first key.")
@@ -186,18 +190,13 @@ def rotate_keys_command():
 @click.option("--date", "day", default=None, help="YYYY-MM-DD; default: today in each center.")
 def provision_command(day):
     """Create today's (or DATE's) Daily Session for every connected tutor."""
-    import datetime
-
-    from . import daily
-    from .zoom.wiring import client_for
-
     if day is not None:
         try:
             day = datetime.date.fromisoformat(day)
         except ValueError:
             fail(f"{day!r} is not a date; use YYYY-MM-DD.")
     with database.connection_context():
-        report = daily.provision(lambda tutor: client_for(current_app, tutor), day=day)
+        report = daily.provision(gateway(), day=day)
     for outcome in ("created", "adopted", "existing", "busy", "failed"):
         for line in report[outcome]:
             click.echo(f"{outcome:<9} {line}")
@@ -218,9 +217,6 @@ def _center_id(name):
 @click.option("--center", "center_name", default=None, help="Only this center's tutors.")
 def health_scan_command(center_name):
     """Run every health check now and print what changed."""
-    from .health import runs
-    from .health.checks import title
-
     with database.connection_context():
         centers = [_center_id(center_name)] if center_name is not None else None
         try:
@@ -249,8 +245,6 @@ def health_scan_command(center_name):
 @click.option("--center", "center_name", default=None, help="Only this center's findings.")
 def findings_command(fmt, status, center_name):
     """Print findings as CSV: check,severity,center,tutor_email,detail,first_seen,last_seen."""
-    from .health import dashboard, export
-
     with database.connection_context():
         centers = {_center_id(center_name)} if center_name is not None else None
         query = dashboard.filtered(centers, dashboard.Filters(status=status))
@@ -262,9 +256,6 @@ def findings_command(fmt, status, center_name):
 @click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
 def audit_log_command(fmt):
     """Print the whole audit log as CSV (time,actor,action,center,target,before,after)."""
-    from .health import export
-    from .models import AuditEntry
-
     with database.connection_context():
         for chunk in export.audit_csv(AuditEntry.select()):
             click.echo(chunk, nl=False)
@@ -277,10 +268,6 @@ def audit_log_command(fmt):
 def joins_command(fmt, day, center_name):
     """Print who was sent where as CSV: time,student_email,tutor_email,center,destination,
     meeting_id,reason (time in UTC)."""
-    import datetime
-
-    from .join.export import joins_csv
-
     with database.connection_context():
         center = None
         if center_name is not None:
@@ -304,8 +291,6 @@ def register_cli(app):
 @portal_cli.command("doctor")
 def doctor_command():
     """Check this deployment's settings offline (no call to Zoom); exit 1 if any fails."""
-    from . import doctor
-
     results = doctor.run_checks(current_app)
     for line in doctor.report_lines(results):
         click.echo(line)
@@ -316,8 +301,6 @@ def doctor_command():
 @portal_cli.command("send-reminders")
 def send_reminders_command():
     """Send what is due now: reminders, queued confirmations and alerts, retries (idempotent)."""
-    from .notifications import send_reminders
-
     with database.connection_context():
         report = send_reminders(current_app._get_current_object())
     click.echo(
@@ -334,8 +317,6 @@ def send_reminders_command():
 @portal_cli.command("before-shift-check")
 def before_shift_check_command():
     """Check the Zoom setup of tutors whose first online appointment today starts soon."""
-    from .notifications import before_shift_check
-
     with database.connection_context():
         counts = before_shift_check(current_app._get_current_object())
     click.echo(
@@ -348,8 +329,6 @@ def before_shift_check_command():
 @click.argument("path")
 def backup_command(path):
     """Back up the database to PATH (a new file, or a folder), safely while the portal runs."""
-    from . import backup
-
     try:
         result = backup.backup(current_app.config["DATABASE_URL"], path)
     except backup.BackupError as exc:
@@ -370,9 +349,6 @@ def backup_command(path):
 )
 def restore_command(path, confirmed):
     """Replace the database with the backup at PATH (only with the portal stopped)."""
-    from . import backup
-    from .db import database
-
     database.close()
     close_all = getattr(database.obj, "close_all", None)
     if close_all is not None:

@@ -151,20 +151,37 @@ class Config:
         return settings
 
 
-DEVELOPMENT_DEFAULTS = {
-    "SESSION_COOKIE_NAME": "vmp_session",
-    "SESSION_COOKIE_SECURE": False,
-    "REMEMBER_COOKIE_NAME": "vmp_remember",
-    "LOGIN_DEVICE_COOKIE_NAME": "vmp_login_device",
-    "REMEMBER_COOKIE_SECURE": False,
-    "PREFERRED_URL_SCHEME": "http",
-    "WTF_CSRF_SSL_STRICT": False,
-}
+class DevelopmentConfig(Config):
+    """`make run` (FLASK_DEBUG=1): plain-http cookies on localhost, keys in the instance folder."""
+
+    SESSION_COOKIE_NAME = "vmp_session"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_NAME = "vmp_remember"
+    LOGIN_DEVICE_COOKIE_NAME = "vmp_login_device"
+    REMEMBER_COOKIE_SECURE = False
+    PREFERRED_URL_SCHEME = "http"
+    WTF_CSRF_SSL_STRICT = False
 
 
-def apply_development_defaults(app, keep=()):
-    """Relax what only a real deployment needs (plain-http cookies on localhost)."""
-    app.config.update({k: v for k, v in DEVELOPMENT_DEFAULTS.items() if k not in keep})
+class TestingConfig(DevelopmentConfig):
+    """The test suite's base: what development relaxes, with Flask's TESTING on."""
+
+    TESTING = True
+
+
+class ProductionConfig(Config):
+    """gunicorn: every secret given, Secure cookies; ``check`` refuses anything less."""
+
+    @staticmethod
+    def check(config):
+        check_production(config)
+
+
+def config_class(debug, testing):
+    """The config class for how the app runs."""
+    if testing:
+        return TestingConfig
+    return DevelopmentConfig if debug else ProductionConfig
 
 
 def check_production(config):

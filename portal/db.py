@@ -23,6 +23,8 @@ from peewee import DatabaseProxy, OperationalError
 from playhouse.cysqlite_ext import CySqliteDatabase, PooledCySqliteDatabase
 from playhouse.pool import PooledPostgresqlDatabase
 
+from .config import ConfigError
+
 database = DatabaseProxy()
 
 SQLITE_PRAGMAS = {
@@ -167,8 +169,6 @@ def verify_sqlite_settings():
     busy_timeout took (a pragma that cannot apply is silently ignored by SQLite)."""
     if not is_sqlite():
         return None
-    from .config import ConfigError
-
     db = database.obj
     opened_here = db.is_closed()
     if opened_here:

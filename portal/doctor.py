@@ -11,7 +11,15 @@ import os
 import tempfile
 from urllib.parse import urlsplit
 
-from .zoom.settings import LOOPBACK_HOSTS
+import redis
+
+from . import db as dbmod
+from . import migrate
+from .config import ConfigError, check_production
+from .db import database
+from .zoom.crypto import cipher
+from .zoom.errors import ZoomConfigError
+from .zoom.settings import LOOPBACK_HOSTS, ZoomSettings
 
 CALLBACK_PATH = "/zoom/callback"
 MIN_SECRET_KEY_LENGTH = 32
@@ -77,10 +85,6 @@ def check_secret_key(app):
 
 
 def check_token_keys(app):
-    from .zoom.crypto import cipher
-    from .zoom.errors import ZoomConfigError
-    from .zoom.settings import ZoomSettings
-
     settings = ZoomSettings.from_config(app.config)
     try:
         cipher(settings)  # the portal's own rule: every listed key must be a Fernet key
@@ -202,9 +206,6 @@ def _safe_url(url):
 
 
 def check_database(app):
-    from . import migrate
-    from .db import database
-
     where = _safe_url(app.config.get("DATABASE_URL"))
     opened_here = database.is_closed()
     try:
@@ -237,8 +238,6 @@ def check_database(app):
 
 
 def check_sqlite_version(app):
-    from . import db as dbmod
-
     if not dbmod.is_sqlite():
         return []
     have = dbmod.sqlite_runtime_version()
@@ -266,8 +265,6 @@ def check_job_queue(app):
 
 
 def _ping_redis(url):
-    import redis
-
     where = urlsplit(url).netloc.rpartition("@")[2] or _safe_url(url)
     try:
         client = redis.Redis.from_url(
@@ -366,8 +363,6 @@ def check_trusted_proxies(app, environ):
 
 def check_start_up(app):
     """Would the portal start in production with these settings (config.check_production)?"""
-    from .config import ConfigError, check_production
-
     if app.debug:
         return [
             (

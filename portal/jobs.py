@@ -3,6 +3,8 @@
 Storage is SQLite in the instance folder by default, Redis when HUEY_REDIS_URL
 is set. The consumer is started with ``.venv/bin/huey_consumer huey_app.huey``
 (``make worker``). Every task opens its own database connection and closes it.
+Services queue work through ``portal.enqueue`` by task name, never by importing
+this module, so it may import them all.
 """
 
 import logging
@@ -10,12 +12,30 @@ import os
 
 from huey import RedisHuey, SqliteHuey, crontab
 
+from . import daily
+from .auth.throttle import purge_old_attempts
+from .backup import periodic_backup
 from .db import database
+from .enqueue import huey_for, prepare_session_later  # noqa: F401 - the entry points' names
+from .health import runs
+from .models import User
+from .notifications import before_shift_check as run_before_shift_check
+from .notifications import send_reminders as run_send_reminders
+from .notifications.outbox import deliver_due
+from .sessions import purge_expired
+from .webhooks.effects import process_pending
+from .zoom.disconnect import retry_pending_revocations
+from .zoom.wiring import gateway
 
 log = logging.getLogger("portal.jobs")
 
 PREPARE_ATTEMPTS = 10  # a tutor's Daily Session handed over by Join: tries, PREPARE_DELAY apart
 PREPARE_DELAY = 10
+
+
+def install(app):
+    """Tell the app how its huey is built (on first use, by ``enqueue.huey_for``)."""
+    app.extensions["huey_factory"] = create_huey
 
 
 def create_huey(app):
@@ -30,6 +50,8 @@ def create_huey(app):
         )
     huey.immediate = bool(app.config.get("HUEY_IMMEDIATE"))
 
+    zoom = gateway(app)
+
     def in_app(fn):
         with app.app_context(), database.connection_context():
             return fn()
@@ -38,30 +60,20 @@ def create_huey(app):
     # shortly after its local midnight; existing ones cost no Zoom call.
     @huey.periodic_task(crontab(minute="5"), name="provision_daily_sessions")
     def provision_daily_sessions():
-        from . import daily
-        from .zoom.wiring import client_for
-
-        report = in_app(lambda: daily.provision(lambda tutor: client_for(app, tutor)))
+        report = in_app(lambda: daily.provision(zoom))
         log.info("provisioned: %s", {k: len(v) for k, v in report.items()})
         return {k: len(v) for k, v in report.items()}
 
     @huey.periodic_task(crontab(minute="*/15"), name="retry_revocations")
     def retry_revocations():
-        from .zoom.disconnect import retry_pending_revocations
-        from .zoom.wiring import zoom_http, zoom_settings
-
-        return in_app(lambda: retry_pending_revocations(zoom_settings(app), zoom_http(app)))
+        return in_app(lambda: retry_pending_revocations(zoom.settings, zoom.http()))
 
     @huey.periodic_task(crontab(minute="30", hour="*/6"), name="purge_sessions")
     def purge_sessions():
-        from .sessions import purge_expired
-
         return in_app(purge_expired)
 
     @huey.periodic_task(crontab(minute="17"), name="purge_login_attempts")
     def purge_login_attempts():
-        from .auth.throttle import purge_old_attempts
-
         return in_app(purge_old_attempts)
 
     # Backups (portal.backup): every BACKUP_EVERY_HOURS into BACKUP_DIR, the newest
@@ -70,8 +82,6 @@ def create_huey(app):
 
     @huey.periodic_task(crontab(minute="45", hour=f"*/{every}"), name="backup_database")
     def backup_database():
-        from .backup import periodic_backup
-
         done = periodic_backup(app.config)
         if done:
             log.info("backup written: %s", done)
@@ -81,8 +91,6 @@ def create_huey(app):
     # minutely run picks up anything whose enqueue was lost. Zoom is never called.
     # Nothing is returned, so no result piles up in huey's store per delivery.
     def apply_webhooks():
-        from .webhooks.effects import process_pending
-
         counts = in_app(process_pending)
         if counts:
             log.info("webhook deliveries processed: %s", counts)
@@ -99,8 +107,6 @@ def create_huey(app):
     # dashboard when HEALTH_SCAN_RUNNER is "huey". One scan at a time (the row's lock).
     @huey.periodic_task(crontab(minute="*/30"), name="health_scan")
     def health_scan():
-        from .health import runs
-
         def scan():
             try:
                 _row, report = runs.run_now(app, trigger="schedule")
@@ -114,15 +120,11 @@ def create_huey(app):
     # without that budget, through the same claim protocol (retried while Zoom recovers).
     @huey.task(name="prepare_daily_session")
     def prepare_daily_session(tutor_id, attempt=1):
-        from . import daily
-        from .models import User
-        from .zoom.wiring import client_for
-
         def run():
             tutor = User.get_or_none(User.id == tutor_id)
             if tutor is None:
                 return "no such tutor"
-            result = daily.ensure_daily_session(tutor, lambda t: client_for(app, t))
+            result = daily.ensure_daily_session(tutor, zoom)
             waiting = result.outcome == "busy" or isinstance(result.error, daily.TRANSIENT)
             if waiting and attempt < PREPARE_ATTEMPTS and daily.home_center(tutor) is not None:
                 # Zoom is still slow, or the retry wait after an unsure create is running.
@@ -133,31 +135,23 @@ def create_huey(app):
 
     @huey.task(name="run_health_scan")
     def run_health_scan(scan_id):
-        from .health import runs
-
         in_app(lambda: runs.execute(app, scan_id))
 
     # E-mail (issue 13): right after a booking, cancellation or alert (``deliver_mail``),
     # and every minute: due reminders, anything whose wake-up was lost, retries.
     @huey.task(name="deliver_mail")
     def deliver_mail():
-        from .notifications.outbox import deliver_due
-
         in_app(lambda: deliver_due(app))
 
     @huey.periodic_task(crontab(minute="*"), name="send_reminders")
     def send_reminders():
-        from .notifications import send_reminders as run
-
-        report = in_app(lambda: run(app))
+        report = in_app(lambda: run_send_reminders(app))
         if report["due"] or report["sent"] or report["retry"] or report["failed"]:
             log.info("send-reminders: %s", report)
 
     @huey.periodic_task(crontab(minute="*"), name="before_shift_check")
     def before_shift_check():
-        from .notifications import before_shift_check as run
-
-        counts = in_app(lambda: run(app))
+        counts = in_app(lambda: run_before_shift_check(app))
         if any(counts.values()):
             log.info("before-shift check: %s", counts)
 
@@ -176,28 +170,4 @@ def create_huey(app):
         "run_health_scan": run_health_scan,
         "prepare_daily_session": prepare_daily_session,
     }
-    return huey
-
-
-def prepare_session_later(app, tutor_id):
-    """Have the job consumer finish a tutor's Daily Session that Zoom was too slow for.
-
-    Production only: in development and tests the next Join or the tutor's panel
-    tries again in the request once the short retry wait is over. True if queued.
-    """
-    if app.debug or app.testing:
-        return False
-    try:
-        huey_for(app).portal_tasks["prepare_daily_session"](tutor_id)
-    except Exception:  # noqa: BLE001 - the hourly provisioning and the next Join still try
-        log.exception("could not enqueue preparing the Daily Session of tutor %s", tutor_id)
-        return False
-    return True
-
-
-def huey_for(app):
-    """The app's own huey (built once): web workers enqueue tasks through it."""
-    huey = app.extensions.get("huey")
-    if huey is None:
-        huey = app.extensions["huey"] = create_huey(app)
     return huey

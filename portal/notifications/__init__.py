@@ -7,11 +7,16 @@ queues the reminders that fell due and retries what failed. See ``outbox`` for t
 once-only protocol, ``portal.mail`` for the transport and ``messages`` for the words.
 """
 
+from ..zoom.wiring import gateway
+from .outbox import deliver_due
+from .reminders import queue_due
+from .settings import mail_settings
+from .shift import run as check_before_shifts
+
 
 def register(app):
     """Check the mail settings and mount the blueprints (the outbox page in development only)."""
     from . import views
-    from .settings import mail_settings
 
     settings = mail_settings(app)  # a malformed MAIL_URL stops the start here, in one line
     app.register_blueprint(views.bp, url_prefix="/notifications")
@@ -27,10 +32,6 @@ def register(app):
 
 def send_reminders(app, now=None):
     """What `portal send-reminders` and the minutely job do: queue due reminders, deliver."""
-    from .outbox import deliver_due
-    from .reminders import queue_due
-    from .settings import mail_settings
-
     settings = mail_settings(app)
     due = queue_due(settings.reminder_minutes, now=now)
     counts = deliver_due(app, now=now)
@@ -39,9 +40,5 @@ def send_reminders(app, now=None):
 
 def before_shift_check(app, now=None):
     """What `portal before-shift-check` and its minutely job do."""
-    from ..zoom.wiring import client_for
-    from .settings import mail_settings
-    from .shift import run
-
     minutes = mail_settings(app).shift_minutes
-    return run(lambda tutor: client_for(app, tutor), minutes, now=now)
+    return check_before_shifts(gateway(app), minutes, now=now)

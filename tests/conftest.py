@@ -9,7 +9,7 @@ import tempfile
 
 import pytest
 from argon2 import PasswordHasher
-from portal_testing import Auth, empty_tables, make_user
+from support import Auth, empty_tables, make_user
 
 from portal import create_app
 from portal import db as dbmod

@@ -1,7 +1,7 @@
 """Center settings, the Virtual Meetings switch, users and Connect Links."""
 
 import pytest
-from portal_testing import make_user
+from support import make_user
 
 from portal.models import AuditEntry, Center, Membership, User
 

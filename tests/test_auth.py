@@ -2,7 +2,7 @@
 
 import pytest
 from argon2 import PasswordHasher
-from portal_testing import TEST_PASSWORD, csrf_token, make_user
+from support import TEST_PASSWORD, csrf_token, make_user
 
 from portal.models import LoginAttempt, User, WebSession
 

@@ -6,7 +6,7 @@ from urllib.parse import urlparse
 
 import cysqlite
 import pytest
-from portal_testing import Auth, empty_tables
+from support import Auth, empty_tables
 
 from portal import backup, create_app
 from portal import db as dbmod

@@ -24,8 +24,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from portal_testing import Auth, csrf_token
-from zoom_flow import simulator_config
+from support import Auth, csrf_token
+from support.zoom import simulator_config
 
 from portal import db as dbmod
 from portal.health import findings, runs

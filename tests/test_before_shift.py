@@ -2,8 +2,8 @@
 token and today's Daily Session are verified with Zoom; a problem e-mails tutor and admins."""
 
 import pytest
-from mail_testing import BASE_URL, SMTPServer, book, mail_config, send_reminders
-from test_health_helpers import connect, health_config, sim_state, today_meeting
+from support.health import connect, health_config, sim_state, today_meeting
+from support.mail import BASE_URL, SMTPServer, book, mail_config, send_reminders
 
 from portal import daily
 from portal.models import DailySession, OutboxMessage, ShiftCheck, ZoomConnection

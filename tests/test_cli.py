@@ -1,7 +1,7 @@
 """The CLI contract of DESIGN §8: success output, and a one-line reason on bad input."""
 
 import pytest
-from portal_testing import make_user
+from support import make_user
 
 from portal.models import Appointment, AuditEntry, Center, Membership, User
 

@@ -4,7 +4,7 @@ import datetime
 import threading
 
 import pytest
-from zoom_flow import connect_as, sim_state, simulator_config
+from support.zoom import connect_as, sim_state, simulator_config
 
 from portal import daily
 from portal.models import Center, DailySession, ZoomConnection
@@ -164,7 +164,7 @@ def test_start_is_refused_to_everyone_but_the_owner(app, auth, client, connected
     prepare(auth)
     session = DailySession.get()
     auth.logout()
-    from portal_testing import make_user
+    from support import make_user
 
     other = make_user("t2@x.edu", "tutor", [world["a"]])
     auth.as_user(other)
@@ -258,7 +258,7 @@ def test_check_my_setup_network_error_is_not_a_red_row(app, auth, client, connec
 
 
 def test_shared_zoom_account_shows_in_setup(app, auth, client, connected, world):
-    from portal_testing import make_user
+    from support import make_user
 
     other = make_user("t9@x.edu", "tutor", [world["a"]])
     ZoomConnection.create(tutor=other, zoom_user_id=sim_state(app).user("licensed").id, email="x@y")

@@ -3,7 +3,7 @@
 import datetime
 
 import pytest
-from test_health_helpers import (
+from support.health import (
     checks_open,
     connect,
     health_config,

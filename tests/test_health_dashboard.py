@@ -5,8 +5,8 @@ import io
 import time
 
 import pytest
-from portal_testing import make_user
-from test_health_helpers import connect, health_config, opened, scan
+from support import make_user
+from support.health import connect, health_config, opened, scan
 
 from portal.health import findings, runs
 from portal.jobs import create_huey

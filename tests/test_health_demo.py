@@ -1,7 +1,7 @@
 """The demo institution ships one broken tutor per health check (make run's Health page)."""
 
 import pytest
-from test_health_helpers import checks_open, health_config, opened
+from support.health import checks_open, health_config, opened
 
 from portal.cli import load_demo
 from portal.health import demo

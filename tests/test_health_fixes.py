@@ -1,8 +1,8 @@
 """One-click fixes from a finding's page: each audited, each re-checked right after."""
 
 import pytest
-from portal_testing import make_user
-from test_health_helpers import connect, health_config, opened, scan, sim_state, today_meeting
+from support import make_user
+from support.health import connect, health_config, opened, scan, sim_state, today_meeting
 
 from portal import daily
 from portal.health import findings

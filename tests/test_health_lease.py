@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from test_health_helpers import connect, health_config
-from zoom_flow import sim_state
+from support.health import connect, health_config
+from support.zoom import sim_state
 
 from portal.health import runs
 from portal.models import Finding, HealthScan, utcnow

@@ -3,7 +3,7 @@
 import datetime
 
 import pytest
-from test_health_helpers import connect, health_config, opened, scan
+from support.health import connect, health_config, opened, scan
 
 from portal.health import findings
 from portal.join import open_finding as join_open_finding

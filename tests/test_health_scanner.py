@@ -4,8 +4,8 @@ import threading
 import time
 
 import pytest
-from portal_testing import make_user
-from test_health_helpers import connect, health_config, opened, scan, sim_state
+from support import make_user
+from support.health import connect, health_config, opened, scan, sim_state
 
 from portal.health import scanner
 from portal.health.ratelimit import TokenBucket

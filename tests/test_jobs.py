@@ -2,7 +2,7 @@
 
 import pytest
 from huey import RedisHuey, SqliteHuey
-from zoom_flow import connect_as, simulator_config
+from support.zoom import connect_as, simulator_config
 
 from portal.jobs import create_huey
 from portal.models import DailySession, WebSession, utcnow

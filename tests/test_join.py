@@ -8,7 +8,7 @@ simulator) — lazy creation, creation failing, Zoom down.
 import datetime
 
 import pytest
-from portal_testing import make_user
+from support import make_user
 
 from portal import daily, join
 from portal.models import (

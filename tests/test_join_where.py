@@ -3,7 +3,7 @@
 import datetime
 
 import pytest
-from portal_testing import make_user
+from support import make_user
 
 from portal import daily
 from portal.models import Appointment, DailySession, JoinEvent, ZoomConnection, utcnow

@@ -8,7 +8,7 @@ import datetime
 import time
 
 import pytest
-from zoom_flow import SIM_BASE, connect_as, sim_state, simulator_config
+from support.zoom import SIM_BASE, connect_as, sim_state, simulator_config
 
 from portal import daily
 from portal.models import Appointment, DailySession, Finding, JoinEvent, utcnow

@@ -3,7 +3,7 @@
 import logging
 
 import pytest
-from zoom_flow import simulator_config, start_connect
+from support.zoom import simulator_config, start_connect
 
 from portal.logging_setup import redact
 from portal.models import WebSession

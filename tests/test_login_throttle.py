@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 import requests
-from portal_testing import TEST_PASSWORD, Auth, csrf_token
+from support import TEST_PASSWORD, Auth, csrf_token
 from werkzeug.serving import make_server
 
 from portal import create_app

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from mail_testing import SENDER, SMTPServer
+from support.mail import SENDER, SMTPServer
 
 from portal.mail import MailError, SMTPTransport, build_message, parse_mail_url, parse_sender
 

@@ -1,7 +1,7 @@
 """missing_scope: a Zoom token without a permission the portal needs (Zoom answers 4711)."""
 
 import pytest
-from test_health_helpers import connect, health_config, opened, scan, sim_state, today_meeting
+from support.health import connect, health_config, opened, scan, sim_state, today_meeting
 
 from portal.health import notices
 from portal.health.checks import BY_NAME, missing_scope

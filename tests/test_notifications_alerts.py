@@ -3,9 +3,9 @@
 import datetime
 
 import pytest
-from mail_testing import BASE_URL, SMTPServer, mail_config, send_reminders
-from portal_testing import make_user
-from test_health_helpers import connect, health_config, opened, scan
+from support import make_user
+from support.health import connect, health_config, opened, scan
+from support.mail import BASE_URL, SMTPServer, mail_config, send_reminders
 
 from portal.health import findings
 from portal.models import Finding, OutboxMessage, ZoomConnection, utcnow

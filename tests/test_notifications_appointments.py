@@ -5,8 +5,8 @@ import zoneinfo
 
 import pytest
 from huey import SqliteHuey
-from mail_testing import BASE_URL, SMTPServer, book, mail_config, send_reminders
-from portal_testing import make_user
+from support import make_user
+from support.mail import BASE_URL, SMTPServer, book, mail_config, send_reminders
 
 from portal.jobs import huey_for
 from portal.models import Appointment, OutboxMessage
@@ -143,7 +143,7 @@ def test_booking_in_the_browser_enqueues_delivery_and_never_sends_in_the_request
     config["INSTANCE_PATH"] = str(tmp_path)
     app = create_app(config)
     client = app.test_client()
-    from portal_testing import Auth
+    from support import Auth
 
     auth = Auth(client)
     auth.as_user(world["student_a"])

@@ -5,8 +5,8 @@ import re
 
 import icalendar
 import pytest
-from mail_testing import BASE_URL, SENDER, SMTPServer, book, mail_config
-from portal_testing import make_user
+from support import make_user
+from support.mail import BASE_URL, SENDER, SMTPServer, book, mail_config
 
 from portal import create_app
 from portal.config import ConfigError

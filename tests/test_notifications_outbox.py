@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from mail_testing import BASE_URL, SENDER, SMTPServer, book, mail_config, send_reminders
+from support.mail import BASE_URL, SENDER, SMTPServer, book, mail_config, send_reminders
 
 from portal.models import OutboxMessage, utcnow
 from portal.notifications import outbox

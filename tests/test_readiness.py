@@ -4,7 +4,7 @@ import html as htmllib
 import re
 
 import pytest
-from zoom_flow import connect_as, sim_state, simulator_config
+from support.zoom import connect_as, sim_state, simulator_config
 
 from portal import readiness
 from portal.models import ZoomConnection

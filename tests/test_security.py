@@ -1,7 +1,7 @@
 """Headers, cookies, CSRF on every state-changing route, cross-site refusal."""
 
 import pytest
-from portal_testing import csrf_token
+from support import csrf_token
 
 from portal import create_app
 from portal.models import AuditEntry, Center

@@ -4,7 +4,7 @@ import datetime
 import zoneinfo
 
 import pytest
-from portal_testing import make_user
+from support import make_user
 
 from portal import appointments
 from portal.appointments import AppointmentSlot

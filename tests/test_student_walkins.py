@@ -4,7 +4,7 @@ import re
 import threading
 
 import pytest
-from portal_testing import Auth, make_user
+from support import Auth, make_user
 
 from portal import walkins
 from portal.models import Appointment, DailySession, JoinEvent, ZoomConnection

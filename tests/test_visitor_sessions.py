@@ -1,6 +1,6 @@
 """Visitors who have not logged in get no database row; a login gets one, a logout drops it."""
 
-from portal_testing import TEST_PASSWORD, csrf_token
+from support import TEST_PASSWORD, csrf_token
 
 from portal.models import WebSession
 

@@ -3,7 +3,7 @@
 import datetime
 
 import pytest
-from test_webhooks_helpers import (
+from support.webhooks import (
     OTHER_MEETING_ID,
     connect_tutor,
     participant,

@@ -8,7 +8,7 @@ import datetime
 import threading
 
 import pytest
-from test_webhooks_helpers import (
+from support.webhooks import (
     HOST_ID,
     MEETING_ID,
     OTHER_MEETING_ID,
@@ -347,7 +347,7 @@ def test_similar_names_are_never_guessed(client, world, tom):
 
 
 def test_two_students_with_the_same_name_stay_unmatched(client, world, tom):
-    from portal_testing import make_user
+    from support import make_user
 
     _pressed_join(world, tom)
     twin = make_user("twin@x.edu", "student", [tom["center"]], name="Stu Student")

@@ -10,7 +10,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_webhooks_helpers import (
+from support.webhooks import (
     MEETING_ID,
     compact,
     deauthorized,

@@ -8,7 +8,7 @@ duplicated and out of order.
 
 import pytest
 import requests
-from zoom_flow import connect_as, sim_state, simulator_config
+from support.zoom import connect_as, sim_state, simulator_config
 
 from portal.models import (
     DailySession,

@@ -13,7 +13,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_webhooks_helpers import (
+from support.webhooks import (
     SECRET,
     compact,
     deauthorized,
@@ -31,7 +31,7 @@ from portal.webhooks.signature import SignatureError, verify
 
 @pytest.fixture
 def app_config(app_config):
-    from test_webhooks_helpers import webhook_config
+    from support.webhooks import webhook_config
 
     return webhook_config(app_config)
 

@@ -1,7 +1,7 @@
 """Connect to Zoom through the simulator: the callback's checks, storage, refusals, disconnect."""
 
 import pytest
-from zoom_flow import SIM_BASE, approve, connect_as, sim_state, simulator_config, start_connect
+from support.zoom import SIM_BASE, approve, connect_as, sim_state, simulator_config, start_connect
 
 from portal.models import AuditEntry, ZoomConnection
 
@@ -74,7 +74,7 @@ def test_social_login_connects_with_a_warning(app, auth, client, login_as, world
 
 
 def test_account_linked_to_another_tutor_is_refused(app, auth, client, login_as, world):
-    from portal_testing import make_user
+    from support import make_user
 
     other = make_user("other.tutor@x.edu", "tutor", [world["a"]], name="Olive Other")
     login_as("tutor_a")
@@ -91,7 +91,7 @@ def test_account_linked_to_another_tutor_is_refused(app, auth, client, login_as,
 
 def test_refused_duplicate_keeps_the_owner_working(app, auth, client, login_as, world):
     """Zoom revoked the owner's tokens for the new grant (4741): the owner gets that grant."""
-    from portal_testing import make_user
+    from support import make_user
 
     from portal.health.checks import duplicate_authorization
     from portal.health.checks._common import Context
@@ -150,7 +150,7 @@ def test_callback_in_another_session_is_400(app, auth, client, login_as, world):
     login_as("tutor_a")
     callback = approve(client, app, start_connect(auth), "licensed")
     other_client = app.test_client()
-    from portal_testing import Auth
+    from support import Auth
 
     Auth(other_client).as_user(world["tutor_a"])
     assert other_client.get(callback).status_code == 400

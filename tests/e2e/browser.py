@@ -2,7 +2,7 @@
 
 import socket
 
-from portal_testing import TEST_PASSWORD
+from support import TEST_PASSWORD
 
 
 def log_in(watch, base, email):

@@ -7,7 +7,7 @@ and Recreate today's Daily Session → both findings are resolved.
 """
 
 import pytest
-from test_health_helpers import connect, health_config, sim_state, today_meeting
+from support.health import connect, health_config, sim_state, today_meeting
 
 from e2e.browser import free_port, log_in
 from portal.models import DailySession, User, ZoomConnection

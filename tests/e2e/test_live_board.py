@@ -5,8 +5,8 @@ real HTTP to that server's /webhooks/zoom; the pages only poll (htmx, every 5 s)
 """
 
 import pytest
-from test_webhooks_helpers import connect_tutor, todays_session
-from zoom_flow import sim_state, simulator_config
+from support.webhooks import connect_tutor, todays_session
+from support.zoom import sim_state, simulator_config
 
 from e2e.browser import free_port, log_in, log_out
 

@@ -10,7 +10,7 @@ import datetime
 import zoneinfo
 
 import pytest
-from zoom_flow import sim_state, simulator_config
+from support.zoom import sim_state, simulator_config
 
 from e2e.browser import free_port, log_in, log_out
 from portal.daily import format_meeting_number

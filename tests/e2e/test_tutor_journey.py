@@ -6,7 +6,7 @@ number equals the simulator's meeting → Start lands on the simulator's host pa
 """
 
 import pytest
-from zoom_flow import sim_state, simulator_config
+from support.zoom import sim_state, simulator_config
 
 from e2e.browser import free_port, log_in
 from portal.daily import format_meeting_number

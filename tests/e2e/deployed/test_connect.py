@@ -8,7 +8,7 @@ import datetime
 import time
 
 import pytest
-from portal_testing import make_user
+from support import make_user
 
 from e2e.browser import log_in, log_out
 from portal.daily import format_meeting_number

@@ -14,7 +14,7 @@ import subprocess
 import threading
 import urllib.parse
 
-from portal_testing import TEST_PASSWORD
+from support import TEST_PASSWORD
 
 from portal import daily
 from portal.models import Appointment, DailySession, JoinEvent, ZoomConnection, utcnow

@@ -16,7 +16,7 @@ import signal
 import threading
 import traceback
 
-from portal_testing import make_user
+from support import make_user
 
 from e2e.browser import log_in as browser_log_in
 from e2e.deployed.test_connect import authorize, book_now

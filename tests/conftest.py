@@ -10,6 +10,7 @@ import tempfile
 import pytest
 from argon2 import PasswordHasher
 from support import Auth, empty_tables, make_user
+from support.zoom import connect_as
 
 from portal import create_app
 from portal import db as dbmod
@@ -113,3 +114,23 @@ def login_as(auth, world):
         return auth.as_user(world[key])
 
     return login
+
+
+# A tutor with Zoom. The module's app_config must mount the simulator (support.zoom).
+
+
+@pytest.fixture
+def connected(app, auth, client, login_as, world):
+    """Tom Tutor (Center A) logged in and connected to the simulator's licensed user,
+    through the real OAuth flow."""
+    tutor = login_as("tutor_a")
+    connect_as(auth, client, app, "licensed")
+    return tutor
+
+
+@pytest.fixture
+def with_session(auth, connected):
+    """``connected``, with today's Daily Session prepared from the tutor's panel."""
+    response = auth.post("/tutor/daily-session", {}, htmx=True, token_path="/tutor/preferences")
+    assert response.status_code == 200
+    return connected

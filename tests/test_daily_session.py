@@ -4,7 +4,7 @@ import datetime
 import threading
 
 import pytest
-from support.zoom import connect_as, sim_state, simulator_config
+from support.zoom import sim_state, simulator_config
 
 from portal import daily
 from portal.models import Center, DailySession, ZoomConnection
@@ -14,14 +14,6 @@ from portal.zoom.wiring import client_for
 @pytest.fixture
 def app_config(app_config):
     return simulator_config(app_config)
-
-
-@pytest.fixture
-def connected(app, auth, client, login_as, world):
-    """Tom Tutor (Center A) logged in and connected to the simulator's licensed user."""
-    tutor = login_as("tutor_a")
-    connect_as(auth, client, app, "licensed")
-    return tutor
 
 
 def daily_meetings(app, key="licensed"):

@@ -2,7 +2,7 @@
 
 import pytest
 from huey import RedisHuey, SqliteHuey
-from support.zoom import connect_as, simulator_config
+from support.zoom import simulator_config
 
 from portal.jobs import create_huey
 from portal.models import DailySession, WebSession, utcnow
@@ -22,9 +22,7 @@ def test_sqlite_storage_by_default_and_redis_when_configured(app):
     assert isinstance(huey, RedisHuey)
 
 
-def test_provision_task_creates_todays_sessions(app, auth, client, login_as, world):
-    login_as("tutor_a")
-    connect_as(auth, client, app, "licensed")
+def test_provision_task_creates_todays_sessions(app, connected):
     huey = create_huey(app)
     counts = huey.portal_tasks["provision_daily_sessions"].call_local()
     assert counts["created"] == 1

@@ -8,7 +8,7 @@ import datetime
 import time
 
 import pytest
-from support.zoom import SIM_BASE, connect_as, sim_state, simulator_config
+from support.zoom import SIM_BASE, sim_state, simulator_config
 
 from portal import daily
 from portal.models import Appointment, DailySession, Finding, JoinEvent, utcnow
@@ -20,10 +20,8 @@ def app_config(app_config):
 
 
 @pytest.fixture
-def appointment(app, auth, client, login_as, world):
+def appointment(app, auth, login_as, world, connected):
     """Tom Tutor connected to the simulator's licensed user; Stu logged in, appointment open."""
-    login_as("tutor_a")
-    connect_as(auth, client, app, "licensed")
     auth.logout()
     DailySession.delete().execute()  # the connect flow prepared today's session: start without
     sim_state(app).meetings.clear()

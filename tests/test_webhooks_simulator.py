@@ -8,7 +8,7 @@ duplicated and out of order.
 
 import pytest
 import requests
-from support.zoom import connect_as, sim_state, simulator_config
+from support.zoom import sim_state, simulator_config
 
 from portal.models import (
     DailySession,
@@ -42,12 +42,8 @@ def zoom(app):
 
 
 @pytest.fixture
-def meeting(app, auth, client, login_as, world, zoom):
+def meeting(with_session, zoom):
     """Tom Tutor connected as the simulator's licensed user, today's session prepared."""
-    login_as("tutor_a")
-    connect_as(auth, client, app, "licensed")
-    response = auth.post("/tutor/daily-session", {}, htmx=True, token_path="/tutor/preferences")
-    assert response.status_code == 200
     session = DailySession.get()
     return zoom.meeting(session.zoom_meeting_id)
 

@@ -81,7 +81,7 @@ def create_huey(app):
     # minutely run picks up anything whose enqueue was lost. Zoom is never called.
     # Nothing is returned, so no result piles up in huey's store per delivery.
     def apply_webhooks():
-        from .webhooks.effects import process_pending
+        from .live.effects import process_pending
 
         counts = in_app(process_pending)
         if counts:

@@ -1,12 +1,22 @@
 """Login and logout. Both are CSRF-protected POSTs; login starts a brand-new session."""
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..accounts import LoginThrottled, authenticate
 from ..security import safe_next
-from . import bp
 from .throttle import DEVICE_PREFIX, device_cookie_value
+
+bp = Blueprint("auth", __name__)
 
 
 def home_for(user):

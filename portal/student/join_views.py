@@ -15,7 +15,7 @@ from flask_login import current_user
 from .. import appointments, daily, jobs, join
 from ..rendering import render
 from ..zoom.wiring import request_client, zoom_link_base
-from . import join_bp
+from .views import bp
 
 DEVICE_MAX_AGE = 400 * 24 * 3600  # the longest lifetime browsers keep
 _DEVICE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
@@ -34,14 +34,14 @@ def _url_allowed():
     return checker
 
 
-@join_bp.route("/appointment/<int:appointment_id>")
-def appointment(appointment_id):
+@bp.route("/join/appointment/<int:appointment_id>")
+def join_appointment(appointment_id):
     """Send the student into the right room for their own appointment or walk-in."""
     return _join(appointment_id=appointment_id)
 
 
-@join_bp.route("/<int:tutor_id>")
-def tutor(tutor_id):
+@bp.route("/join/<int:tutor_id>")
+def join_tutor(tutor_id):
     """The stable link: always today's room of a tutor of one of the student's centers."""
     return _join(tutor_id=tutor_id)
 

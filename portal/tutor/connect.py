@@ -8,7 +8,6 @@ with a 303 to a clean URL, so the code and state never sit in the address bar.
 import logging
 
 from flask import (
-    Blueprint,
     abort,
     current_app,
     flash,
@@ -21,7 +20,6 @@ from flask import (
 from flask_login import current_user
 
 from .. import connections, daily
-from ..auth.access import require_roles
 from ..models import ZoomConnection
 from ..rendering import render, wants_partial
 from ..security import same_site_navigation
@@ -35,19 +33,17 @@ from ..zoom.errors import (
 )
 from ..zoom.oauth import finish_authorization, revoke_token, start_authorization
 from ..zoom.wiring import request_client, zoom_http, zoom_settings
+from .views import bp, panel_context
 
 log = logging.getLogger("portal.connect")
-
-bp = Blueprint("zoom", __name__)
-bp.before_request(require_roles("tutor"))
 
 
 def _problem(title, message, status):
     return render_template("errors/page.html", title=title, message=message), status
 
 
-@bp.route("/connect", methods=["GET", "POST"])
-def connect():
+@bp.route("/zoom/connect", methods=["GET", "POST"])
+def connect_zoom():
     """Remember a one-time state and PKCE verifier, then send the tutor to Zoom.
 
     Authorize is a link (GET): a form POST answered with a redirect to Zoom falls under
@@ -74,8 +70,8 @@ def connect():
     return redirect(url, 303)
 
 
-@bp.route("/callback")
-def callback():
+@bp.route("/zoom/callback")
+def zoom_callback():
     """Zoom sends the tutor back here with code and state (or an error)."""
     settings = zoom_settings(current_app)
     http = zoom_http(current_app)
@@ -155,8 +151,8 @@ def _revoke_quietly(token, settings, http):
         log.warning("revoking a refused grant failed: %r", exc)
 
 
-@bp.route("/disconnect", methods=["POST"])
-def disconnect():
+@bp.route("/zoom/disconnect", methods=["POST"])
+def disconnect_zoom():
     """Revoke at Zoom, delete the tokens even if that fails, end the connection."""
     if ZoomConnection.for_tutor(current_user) is None:
         flash("No Zoom account is connected.", "warning")
@@ -169,9 +165,9 @@ def disconnect():
     if not revoked:
         message += " Zoom could not be reached to confirm; the portal will retry."
     if wants_partial():
-        from .views import panel_context
-
-        response = render("partials/vm_panel.html", notice=message, **panel_context(current_user))
+        response = render(
+            "tutor/partials/vm_panel.html", notice=message, **panel_context(current_user)
+        )
         return response
     flash(message, "success" if revoked else "warning")
     return redirect(url_for("tutor.preferences"), 303)

@@ -91,6 +91,17 @@ def prepare_session():
     return redirect(url_for("tutor.preferences"), 303)
 
 
+START_REAUTH = (
+    "Zoom no longer accepts the portal for your account, so the Daily Session can't "
+    "be started. Press “Connect again” below and sign in to Zoom."
+)
+START_NO_ANSWER = "Zoom did not answer. Try Start again in a moment."
+START_NOT_ZOOM = (
+    "Zoom sent a start link the portal doesn't recognise, so it wasn't opened. Open "
+    "the Zoom app and start your Daily Session there, and tell your administrator."
+)
+
+
 @bp.route("/tutor/sessions/<int:session_id>/start")
 def start_session(session_id):
     """Fetch a fresh start URL from Zoom right now and send the tutor there (owner only)."""
@@ -101,32 +112,31 @@ def start_session(session_id):
         abort(404)
     if session.status not in daily.READY:
         return redirect(url_for("tutor.preferences"), 303)  # the panel says what to do
-    client = request_client(current_app, current_user)
     try:
-        meeting = _fetch_meeting(client, session.zoom_meeting_id)
+        start_url = _fresh_start_url(session)
     except ZoomReauthRequired:
-        return _start_failed(
-            "Zoom no longer accepts the portal for your account, so the Daily Session can't "
-            "be started. Press “Connect again” below and sign in to Zoom."
-        )
+        return _start_failed(START_REAUTH)
     except ZoomNotFound:
         return _replace_gone(session)
     except ZoomError:
-        return _start_failed("Zoom did not answer. Try Start again in a moment.")
-    finally:
-        client.close()
-    start_url = meeting.get("start_url") or ""
+        return _start_failed(START_NO_ANSWER)
     if not join.url_checker(zoom_link_base(current_app))(start_url):
         log.warning("start url for session %s is not a Zoom link; refused", session.id)
-        return _start_failed(
-            "Zoom sent a start link the portal doesn't recognise, so it wasn't opened. Open "
-            "the Zoom app and start your Daily Session there, and tell your administrator."
-        )
+        return _start_failed(START_NOT_ZOOM)
     response = redirect(start_url, 303)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     # Remember this browser, so a student's Join from it shows as same_device.
     return devices.remember_start(response, current_user.id, session.id)
+
+
+def _fresh_start_url(session):
+    """The meeting's start URL as Zoom gives it now (raises the Zoom client's errors)."""
+    client = request_client(current_app, current_user)
+    try:
+        return _fetch_meeting(client, session.zoom_meeting_id).get("start_url") or ""
+    finally:
+        client.close()
 
 
 def _fetch_meeting(client, meeting_id):

@@ -11,5 +11,5 @@ from .views import bp
 @bp.route("/live/")
 def live_board():
     """Today's Daily Sessions in the admin's centers, re-rendered by htmx every 5 s."""
-    groups = board.board(list(visible_centers(current_user)))
+    groups = board.read(list(visible_centers(current_user)))
     return render("admin/live_board.html", "admin/partials/live_board.html", groups=groups)

@@ -1,10 +1,12 @@
-"""The words a page shows for a stored value: appointment kinds and statuses, mail kinds, roles.
+"""The words a page shows for a stored value: appointment kinds and statuses, connection
+statuses, mail kinds, roles.
 
 Defined once here; ``install`` makes them template filters (``a.kind|kind_label``) and
 globals, so no template spells a label out again.
 """
 
 from .models import ROLE_LABELS
+from .readiness import status_words
 
 __all__ = [
     "APPOINTMENT_STATUS_LABELS",
@@ -12,6 +14,7 @@ __all__ = [
     "KIND_TITLES",
     "ROLE_LABELS",
     "appointment_status_label",
+    "connection_status_label",
     "install",
     "kind_label",
     "kind_title",
@@ -46,6 +49,11 @@ def appointment_status_label(status):
     return APPOINTMENT_STATUS_LABELS.get(status, status)
 
 
+def connection_status_label(status):
+    """A Zoom connection's status in words (readiness owns the words for a broken one)."""
+    return "connected" if status == "active" else status_words(status)
+
+
 def mail_kind_label(kind):
     """An outbox message's kind in words: ``shift_alert`` → "shift alert"."""
     return kind.replace("_", " ")
@@ -58,5 +66,6 @@ def install(app):
         kind_label=kind_label,
         kind_title=kind_title,
         appointment_status_label=appointment_status_label,
+        connection_status_label=connection_status_label,
         mail_kind_label=mail_kind_label,
     )

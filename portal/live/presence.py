@@ -22,7 +22,6 @@ from ..models import DailySession, JoinEvent, MeetingParticipant, PresenceEvent,
 from .findings import open_finding, open_for, resolve_finding
 
 KIND_ORDER = {"waiting": 0, "admitted": 1, "joined": 2, "left": 3}
-DEFAULT_LIMIT_MINUTES = waiting_room_stuck.DEFAULT_LIMIT
 
 
 @dataclass

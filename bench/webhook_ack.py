@@ -44,7 +44,7 @@ from portal.models import (  # noqa: E402
     ZoomConnection,
     utcnow,
 )
-from portal.webhooks.effects import process_pending  # noqa: E402
+from portal.live.effects import process_pending  # noqa: E402
 
 SECRET = "bench-webhook-secret"
 MEETING_ID = 85746065432

@@ -7,10 +7,14 @@ account already linked to another tutor is refused without naming that tutor.
 """
 
 import logging
+from dataclasses import dataclass
 
 from . import audit, daily
 from .models import User, ZoomConnection, utcnow
 from .zoom import disconnect as zoom_disconnect
+from .zoom.client import fetch_profile
+from .zoom.errors import OAuthDenied, OAuthError, OAuthStateError, ZoomError
+from .zoom.oauth import finish_authorization, revoke_token
 from .zoom.tokens import replace_grant, store_new_connection
 
 log = logging.getLogger("portal.connections")
@@ -43,6 +47,26 @@ NOT_A_LICENSE = (
     "This Zoom account has no license that can host meetings. Ask your Zoom administrator "
     "to assign you a license, then press Authorize again."
 )
+
+
+@dataclass
+class ConnectOutcome:
+    """How a return from Zoom's authorization ended.
+
+    ``kind``: ``invalid_state`` (used, foreign or expired), ``denied`` (the tutor
+    cancelled), ``failed`` (Zoom did not complete it; ``status`` 400 or 502),
+    ``no_profile`` (Zoom did not say who signed in), ``refused`` (``message`` says
+    why), or ``connected`` (with ``email``, a ``warning``, and when today's session
+    was the previous account's, the ``retired`` and ``replacement`` sessions).
+    """
+
+    kind: str
+    status: int = 200
+    message: str = ""
+    email: str | None = None
+    warning: str | None = None
+    retired: object = None
+    replacement: object = None
 
 
 class ConnectRefused(Exception):
@@ -189,3 +213,53 @@ def disconnect(tutor, settings, http=None, actor=None, center=None):
 def tutor_names(user_ids):
     """Names of users by id (for admin views of refusals)."""
     return dict(User.select(User.id, User.name).where(User.id.in_(list(user_ids))).tuples())
+
+
+def finish_connect(tutor, args, oauth_state, zoom, center=None):
+    """The connect use case after Zoom's redirect: exchange, profile, checks, store, audit.
+
+    ``args`` is the callback's query and ``oauth_state`` the mapping holding the one-time
+    state (the Flask session); ``zoom`` is the app's gateway (portal.zoom.wiring). A grant
+    the portal will not keep is given back to Zoom.
+    """
+    settings, http = zoom.settings, zoom.http()
+    try:
+        token = finish_authorization(args, oauth_state, settings, http)
+    except OAuthStateError:
+        return ConnectOutcome("invalid_state", 400)
+    except OAuthDenied:
+        return ConnectOutcome("denied")
+    except (OAuthError, ZoomError) as exc:
+        log.warning("zoom callback for tutor %s failed: %r", tutor.id, exc)
+        return ConnectOutcome("failed", 502 if isinstance(exc, ZoomError) else 400)
+    try:
+        profile = fetch_profile(token["access_token"], settings, http)
+    except ZoomError as exc:
+        log.warning("zoom profile for tutor %s failed: %r", tutor.id, exc)
+        _revoke_quietly(token, settings, http)
+        return ConnectOutcome("no_profile", 502)
+    try:
+        warning = check_profile(tutor, profile)
+    except ConnectRefused as refused:
+        kept = hand_to_owner(tutor, refused, profile, token, settings)
+        if not kept:
+            _revoke_quietly(token, settings, http)
+        record_refusal(tutor, profile, refused.reason, center, kept)
+        return ConnectOutcome("refused", message=str(refused))
+    connection = connect(tutor, profile, token, settings, center)
+    outcome = ConnectOutcome("connected", email=profile.get("email"), warning=warning)
+    outcome.retired = connection.retired_session
+    if outcome.retired is not None:
+        # Today's session was the other account's: create this account's now.
+        result = daily.ensure_daily_session(tutor, zoom.for_request, center=center)
+        if result.session is not None and result.session.zoom_meeting_id:
+            outcome.replacement = result.session
+    return outcome
+
+
+def _revoke_quietly(token, settings, http):
+    """Give back a grant we will not keep (refused account or failed profile read)."""
+    try:
+        revoke_token(token["access_token"], settings, http)
+    except (OAuthError, ZoomError) as exc:
+        log.warning("revoking a refused grant failed: %r", exc)

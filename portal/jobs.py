@@ -18,12 +18,12 @@ from .backup import periodic_backup
 from .db import database
 from .enqueue import huey_for, prepare_session_later  # noqa: F401 - the entry points' names
 from .health import runs
+from .live.effects import process_pending
 from .models import User
 from .notifications import before_shift_check as run_before_shift_check
 from .notifications import send_reminders as run_send_reminders
 from .notifications.outbox import deliver_due
 from .sessions import purge_expired
-from .webhooks.effects import process_pending
 from .zoom.disconnect import retry_pending_revocations
 from .zoom.wiring import gateway
 

@@ -64,8 +64,8 @@ ALWAYS_ALLOWED = {"web_session"}
 JOIN_RECORDS = {"join_event", "finding", "outbox_message"}
 ALLOWED_FOR = {
     "auth.login": {"login_attempt"},
-    "join.tutor": JOIN_RECORDS,
-    "join.appointment": JOIN_RECORDS,
+    "student.join_tutor": JOIN_RECORDS,
+    "student.join_appointment": JOIN_RECORDS,
 }
 
 

@@ -32,10 +32,10 @@ PMI_LINK = "https://us05web.zoom.us/j/5551234567"
 def no_zoom(monkeypatch):
     """Fail loudly if Join tries to reach Zoom in these tests."""
 
-    def refuse(app, tutor):
+    def refuse(gateway, tutor):
         raise AssertionError("Join called Zoom")
 
-    monkeypatch.setattr("portal.student.join_views.request_client", refuse)
+    monkeypatch.setattr("portal.zoom.wiring.ZoomGateway.for_request", refuse)
 
 
 def open_appointment(student, tutor, center, **fields):

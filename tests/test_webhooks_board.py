@@ -13,8 +13,8 @@ from support.webhooks import (
     webhook_config,
 )
 
+from portal.live import board
 from portal.models import Finding, JoinEvent, utcnow
-from portal.webhooks import board
 
 MINUTE = datetime.timedelta(minutes=1)
 

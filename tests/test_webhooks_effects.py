@@ -26,6 +26,7 @@ from support.webhooks import (
 )
 
 from portal import db as dbmod
+from portal.live import effects, presence
 from portal.models import (
     Appointment,
     AuditEntry,
@@ -38,7 +39,6 @@ from portal.models import (
     ZoomConnection,
     utcnow,
 )
-from portal.webhooks import effects, presence
 
 MINUTE = datetime.timedelta(minutes=1)
 
@@ -125,7 +125,7 @@ def test_deauthorization_makes_the_tutor_panel_ask_to_reconnect(client, auth, to
 
 
 def test_deauthorization_makes_the_next_join_show_not_ready(app, client, auth, world, tom):
-    if "join.tutor" not in app.view_functions:
+    if "student.join_tutor" not in app.view_functions:
         pytest.skip("the student Join route lands with the student issue")
     auth.as_user(world["student_a"])
     first = client.get(f"/join/{tom['tutor'].id}")

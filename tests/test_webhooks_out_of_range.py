@@ -22,8 +22,8 @@ from support.webhooks import (
 )
 from werkzeug.serving import make_server
 
+from portal.live.effects import process_pending
 from portal.models import WebhookDelivery, utcnow
-from portal.webhooks.effects import process_pending
 
 NOW = utcnow()
 ABSURD_NUMBERS = [0, -1, 10**15 - 1, 2**63, 2**64, 10**100, 1e300, True, "9" * 15, "abc", None]

@@ -24,9 +24,9 @@ from support.webhooks import (
     signed_headers,
 )
 
+from portal.live import signature
+from portal.live.signature import SignatureError, verify
 from portal.models import WebhookDelivery, utcnow
-from portal.webhooks import signature
-from portal.webhooks.signature import SignatureError, verify
 
 
 @pytest.fixture

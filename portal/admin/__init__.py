@@ -1,10 +1,9 @@
-"""Center administrators' pages: centers, the Virtual Meetings switch, users, Connect Links."""
+"""Center administrators' pages: centers, users, Connect Links, health, joins, the live board, mail.
 
-from flask import Blueprint
+One blueprint, ``admin``, gated once: pages under /admin/ and the live board at /live/.
+"""
 
-from ..auth.access import ADMIN_ROLES, require_roles
+from . import health, joins, live, mail
+from .views import bp
 
-bp = Blueprint("admin", __name__)
-bp.before_request(require_roles(*ADMIN_ROLES))
-
-from . import health, joins, views  # noqa: E402,F401
+__all__ = ["bp", "health", "joins", "live", "mail"]

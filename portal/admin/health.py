@@ -20,16 +20,8 @@ from ..health import dashboard, demo, export, fixes, notices, runs
 from ..health.checks import ALL, BY_NAME, title
 from ..models import AuditEntry, Finding, HealthScan, Membership, User, ZoomConnection, utcnow
 from ..rendering import render, wants_partial
-from ..zoom.wiring import client_for
-from . import bp
-
-
-@bp.app_template_global("health_notices")
-def health_notices(user):
-    """The tutor's "please reconnect" notices (for the Virtual Meetings panel)."""
-    if not getattr(user, "is_authenticated", False) or user.role != "tutor":
-        return []
-    return notices.current(user)
+from ..zoom.wiring import gateway
+from .views import bp
 
 
 def _app():
@@ -106,7 +98,7 @@ def _findings_context(filters):
     }
 
 
-@bp.route("/health")
+@bp.route("/admin/health")
 def health_dashboard():
     """Summary, readiness, trend, the scan button and the findings table (htmx: the table)."""
     if current_app.debug and current_app.config.get("ZOOM_SIMULATOR"):
@@ -115,24 +107,26 @@ def health_dashboard():
     context = _findings_context(filters)
     if not wants_partial():
         context.update(_summary_context(), **_scan_context())
-    return render("admin/health.html", "partials/health_findings.html", **context)
+    return render("admin/health.html", "admin/partials/health_findings.html", **context)
 
 
-@bp.route("/health/summary")
+@bp.route("/admin/health/summary")
 def health_summary():
     """The cards, readiness lines and trend (htmx refreshes them after a scan or fix)."""
     context = _summary_context()
     if not wants_partial():
         return redirect(url_for("admin.health_dashboard"), 303)
-    return render("admin/health.html", "partials/health_summary.html", **context)
+    return render("admin/health.html", "admin/partials/health_summary.html", **context)
 
 
-@bp.route("/health/scans", methods=["POST"])
+@bp.route("/admin/health/scans", methods=["POST"])
 def health_scan_start():
     """Run health check now: start a scan in the background (or show the running one)."""
     scan, started = runs.start(_app(), current_user, _centers(), "manual")
     if wants_partial():
-        return render("admin/health_scan.html", "partials/health_scan.html", **_scan_context(scan))
+        return render(
+            "admin/health_scan.html", "admin/partials/health_scan.html", **_scan_context(scan)
+        )
     flash(
         "Health check started." if started else "A health check is already running.",
         "success" if started else "warning",
@@ -140,13 +134,15 @@ def health_scan_start():
     return redirect(url_for("admin.health_dashboard"), 303)
 
 
-@bp.route("/health/scans/<int:scan_id>")
+@bp.route("/admin/health/scans/<int:scan_id>")
 def health_scan_status(scan_id):
     """A scan's progress (htmx polls it every second until it is finished)."""
     scan = HealthScan.get_or_none(HealthScan.id == scan_id)
     if scan is None or not runs.visible(scan, _centers()):
         abort(404)
-    response = render("admin/health_scan.html", "partials/health_scan.html", **_scan_context(scan))
+    response = render(
+        "admin/health_scan.html", "admin/partials/health_scan.html", **_scan_context(scan)
+    )
     if scan.lock is None and wants_partial():
         response.headers["HX-Trigger"] = "health-scan-done"
     return response
@@ -216,16 +212,18 @@ def _allowed(finding):
     return module.FIXES if module else ("notify_reconnect", "reverify")
 
 
-@bp.route("/health/findings/<int:finding_id>")
+@bp.route("/admin/health/findings/<int:finding_id>")
 def health_finding(finding_id):
     """What a finding means, its evidence, the help article's steps and the fixes."""
     finding = _finding_or_404(finding_id)
     return render(
-        "admin/health_finding.html", "partials/health_finding.html", **_finding_context(finding)
+        "admin/health_finding.html",
+        "admin/partials/health_finding.html",
+        **_finding_context(finding),
     )
 
 
-@bp.route("/health/findings/<int:finding_id>/fix/<name>", methods=["POST"])
+@bp.route("/admin/health/findings/<int:finding_id>/fix/<name>", methods=["POST"])
 def health_fix(finding_id, name):
     """Apply one fix to a finding (audited; the tutor is re-checked right after)."""
     finding = _finding_or_404(finding_id)
@@ -247,7 +245,7 @@ def health_fix(finding_id, name):
     if wants_partial():
         response = render(
             "admin/health_finding.html",
-            "partials/health_finding.html",
+            "admin/partials/health_finding.html",
             status=400 if error else 200,
             **_finding_context(finding, message, error),
         )
@@ -286,15 +284,15 @@ def _tutor_context(tutor):
     }
 
 
-@bp.route("/health/tutors/<int:tutor_id>")
+@bp.route("/admin/health/tutors/<int:tutor_id>")
 def health_tutor(tutor_id):
     """One tutor: the readiness checklist the tutor sees (on request), findings, Joins."""
     tutor = _tutor_or_404(tutor_id)
     context = _tutor_context(tutor)
     if not request.args.get("run"):
         return render("admin/health_tutor.html", **context)
-    context["rows"] = readiness.check_tutor(tutor, lambda t: client_for(_app(), t))
-    return render("admin/health_tutor.html", "partials/health_checklist.html", **context)
+    context["rows"] = readiness.check_tutor(tutor, gateway())
+    return render("admin/health_tutor.html", "admin/partials/health_checklist.html", **context)
 
 
 def _csv(make_chunks, filename):
@@ -312,7 +310,7 @@ def _csv(make_chunks, filename):
     return response
 
 
-@bp.route("/health/findings.csv")
+@bp.route("/admin/health/findings.csv")
 def health_findings_csv():
     """The findings matching the dashboard's filters, as CSV."""
     filters = dashboard.Filters.parse(request.args, _centers())
@@ -320,7 +318,7 @@ def health_findings_csv():
     return _csv(lambda: export.findings_csv(query), f"findings-{utcnow():%Y%m%d-%H%M}.csv")
 
 
-@bp.route("/health/audit.csv")
+@bp.route("/admin/health/audit.csv")
 def health_audit_csv():
     """The audit log of the admin's centers (everything for an account admin), as CSV."""
     query = AuditEntry.select()

@@ -13,7 +13,7 @@ from ..inputs import id_field
 from ..join.export import joins_csv
 from ..rendering import render, wants_partial
 from ..validation import ValidationError, clean_day
-from . import bp
+from .views import bp
 
 
 def _day(center):
@@ -48,7 +48,7 @@ def _context(center, day, tutor=None, error=None):
     }
 
 
-@bp.route("/today")
+@bp.route("/admin/today")
 def joins_today():
     """Open the day page of the admin's first center."""
     center = visible_centers(current_user).first()
@@ -57,7 +57,7 @@ def joins_today():
     return redirect(url_for("admin.center_day", center_id=center.id))
 
 
-@bp.route("/centers/<int:center_id>/day")
+@bp.route("/admin/centers/<int:center_id>/day")
 def center_day(center_id):
     """A center's day: appointments, the walk-in queue (assign a tutor) and who was sent where."""
     center = center_or_404(center_id)
@@ -68,7 +68,7 @@ def center_day(center_id):
     )
 
 
-@bp.route("/centers/<int:center_id>/joins")
+@bp.route("/admin/centers/<int:center_id>/joins")
 def center_joins(center_id):
     """Who was sent where, per tutor and per day (?tutor=<id>&date=YYYY-MM-DD)."""
     center = center_or_404(center_id)
@@ -77,11 +77,13 @@ def center_joins(center_id):
     if tutor is not None and tutor.role != "tutor":
         abort(404)
     return render(
-        "admin/joins.html", "partials/join_events.html", **_context(center, _day(center), tutor)
+        "admin/joins.html",
+        "shared/partials/join_events.html",
+        **_context(center, _day(center), tutor),
     )
 
 
-@bp.route("/centers/<int:center_id>/joins.csv")
+@bp.route("/admin/centers/<int:center_id>/joins.csv")
 def center_joins_csv(center_id):
     """Download who was sent where on a day (?date=YYYY-MM-DD, the center's) as CSV."""
     center = center_or_404(center_id)
@@ -98,15 +100,15 @@ def center_joins_csv(center_id):
     return response
 
 
-@bp.route("/centers/<int:center_id>/walk-ins")
+@bp.route("/admin/centers/<int:center_id>/walk-ins")
 def walk_in_queue(center_id):
     """The center's walk-in queue with an Assign control per waiting student."""
     center = center_or_404(center_id)
     context = _context(center, daily.center_today(center))
-    return render("admin/joins_day.html", "partials/walkin_queue.html", **context)
+    return render("admin/joins_day.html", "shared/partials/walkin_queue.html", **context)
 
 
-@bp.route("/centers/<int:center_id>/walk-ins/assign", methods=["POST"])
+@bp.route("/admin/centers/<int:center_id>/walk-ins/assign", methods=["POST"])
 def assign_walk_in(center_id):
     """Give a waiting student to a tutor of this center."""
     center = center_or_404(center_id)
@@ -120,7 +122,7 @@ def assign_walk_in(center_id):
         error = str(exc)
     if wants_partial():
         context = _context(center, daily.center_today(center), error=error)
-        return render("admin/joins_day.html", "partials/walkin_queue.html", **context)
+        return render("admin/joins_day.html", "shared/partials/walkin_queue.html", **context)
     flash(
         error or f"{entry.student.name} assigned to {tutor.name}.", "error" if error else "success"
     )

@@ -4,16 +4,18 @@ Every view loads its center through ``center_or_404`` (scoped to the admin's
 centers) and its user through ``member_or_404``: another center's object is a 404.
 """
 
-from flask import abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from peewee import fn
 
 from .. import accounts, audit
-from ..auth.access import center_or_404, member_or_404, visible_centers
+from ..auth.access import ADMIN_ROLES, center_or_404, member_or_404, require_roles, visible_centers
 from ..models import ROLES, Center, Membership, User
 from ..rendering import render, wants_partial
 from ..validation import ValidationError
-from . import bp
+
+bp = Blueprint("admin", __name__)
+bp.before_request(require_roles(*ADMIN_ROLES))
 
 ASSIGNABLE_ROLES = {
     "center_admin": ("student", "tutor", "center_admin"),
@@ -25,7 +27,7 @@ def _checkbox(name):
     return request.form.get(name) in {"1", "on", "true", "yes"}
 
 
-@bp.route("/centers")
+@bp.route("/admin/centers")
 def centers():
     """The centers this admin manages, with their Virtual Meetings state."""
     tutor_counts = dict(
@@ -39,7 +41,7 @@ def centers():
     return render("admin/centers.html", rows=rows)
 
 
-@bp.route("/centers/new", methods=["GET", "POST"])
+@bp.route("/admin/centers/new", methods=["GET", "POST"])
 def new_center():
     """Create a center (account administrators only)."""
     if current_user.role != "account_admin":
@@ -60,14 +62,14 @@ def _settings_context(center, **extra):
     return {"center": center, "history": audit.history(center), **extra}
 
 
-@bp.route("/centers/<int:center_id>")
+@bp.route("/admin/centers/<int:center_id>")
 def center_settings(center_id):
     """The settings page: Virtual Meetings switch, waiting room, hours, history."""
     center = center_or_404(center_id)
     return render("admin/center_settings.html", **_settings_context(center))
 
 
-@bp.route("/centers/<int:center_id>/virtual-meetings", methods=["POST"])
+@bp.route("/admin/centers/<int:center_id>/virtual-meetings", methods=["POST"])
 def toggle_virtual_meetings(center_id):
     """Switch Virtual Meetings on or off (htmx toggle or plain form)."""
     center = center_or_404(center_id)
@@ -75,7 +77,7 @@ def toggle_virtual_meetings(center_id):
     if value not in {"0", "1"}:
         return render(
             "admin/center_settings.html",
-            "partials/vm_switch.html",
+            "admin/partials/vm_switch.html",
             status=400,
             **_settings_context(center, switch_error="Choose on or off."),
         )
@@ -83,7 +85,9 @@ def toggle_virtual_meetings(center_id):
         center, current_user, virtual_meetings_enabled=value == "1"
     )
     if wants_partial():
-        response = render("partials/vm_switch.html", center=center, history=audit.history(center))
+        response = render(
+            "admin/partials/vm_switch.html", center=center, history=audit.history(center)
+        )
         if changed:
             response.headers["HX-Trigger"] = "settings-changed"
         return response
@@ -92,7 +96,7 @@ def toggle_virtual_meetings(center_id):
     return redirect(url_for("admin.center_settings", center_id=center.id), 303)
 
 
-@bp.route("/centers/<int:center_id>/settings", methods=["POST"])
+@bp.route("/admin/centers/<int:center_id>/settings", methods=["POST"])
 def save_settings(center_id):
     """Save the waiting-room default, Connect Link policy and opening hours."""
     center = center_or_404(center_id)
@@ -109,13 +113,13 @@ def save_settings(center_id):
         center = Center.get_by_id(center.id)  # show the stored values, unchanged
         return render(
             "admin/center_settings.html",
-            "partials/center_settings_form.html",
+            "admin/partials/center_settings_form.html",
             status=400,
             **_settings_context(center, form_error=str(exc), form_values=changes),
         )
     if wants_partial():
         response = render(
-            "partials/center_settings_form.html", saved=True, **_settings_context(center)
+            "admin/partials/center_settings_form.html", saved=True, **_settings_context(center)
         )
         response.headers["HX-Trigger"] = "settings-changed"
         return response
@@ -123,16 +127,18 @@ def save_settings(center_id):
     return redirect(url_for("admin.center_settings", center_id=center.id), 303)
 
 
-@bp.route("/centers/<int:center_id>/history")
+@bp.route("/admin/centers/<int:center_id>/history")
 def center_history(center_id):
     """The audit history list (refreshed by htmx after each change)."""
     center = center_or_404(center_id)
     return render(
-        "admin/center_settings.html", "partials/audit_history.html", **_settings_context(center)
+        "admin/center_settings.html",
+        "admin/partials/audit_history.html",
+        **_settings_context(center),
     )
 
 
-@bp.route("/centers/<int:center_id>/users")
+@bp.route("/admin/centers/<int:center_id>/users")
 def center_users(center_id):
     """Everyone in the center, with each tutor's Connect Link."""
     center = center_or_404(center_id)
@@ -145,7 +151,7 @@ def center_users(center_id):
     )
 
 
-@bp.route("/centers/<int:center_id>/users", methods=["POST"])
+@bp.route("/admin/centers/<int:center_id>/users", methods=["POST"])
 def add_user(center_id):
     """Add a user to this center; center admins cannot create account admins."""
     center = center_or_404(center_id)
@@ -181,20 +187,20 @@ def _link_context(center, tutor, **extra):
     return {"center": center, "tutor": tutor, **extra}
 
 
-@bp.route("/centers/<int:center_id>/users/<int:user_id>/connect-link")
+@bp.route("/admin/centers/<int:center_id>/users/<int:user_id>/connect-link")
 def edit_connect_link(center_id, user_id):
     """The Connect Link editor for one tutor (inline with htmx, a page without)."""
     center = center_or_404(center_id)
     tutor = member_or_404(center, user_id)
     if tutor.role != "tutor":
         abort(404)
-    partial = "partials/connect_link_form.html"
+    partial = "admin/partials/connect_link_form.html"
     if request.args.get("cancel"):
-        partial = "partials/connect_link_cell.html"
+        partial = "admin/partials/connect_link_cell.html"
     return render("admin/connect_link.html", partial, **_link_context(center, tutor))
 
 
-@bp.route("/centers/<int:center_id>/users/<int:user_id>/connect-link", methods=["POST"])
+@bp.route("/admin/centers/<int:center_id>/users/<int:user_id>/connect-link", methods=["POST"])
 def save_connect_link(center_id, user_id):
     """Save or clear a tutor's Connect Link (http/https only, length-capped)."""
     center = center_or_404(center_id)
@@ -207,11 +213,13 @@ def save_connect_link(center_id, user_id):
     except ValidationError as exc:
         return render(
             "admin/connect_link.html",
-            "partials/connect_link_form.html",
+            "admin/partials/connect_link_form.html",
             status=400,
             **_link_context(center, tutor, error=str(exc), value=value[:600]),
         )
     if wants_partial():
-        return render("partials/connect_link_cell.html", **_link_context(center, tutor, saved=True))
+        return render(
+            "admin/partials/connect_link_cell.html", **_link_context(center, tutor, saved=True)
+        )
     flash(f"Connect Link for {tutor.name} saved.", "success")
     return redirect(url_for("admin.center_users", center_id=center.id), 303)

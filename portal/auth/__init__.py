@@ -1,7 +1,5 @@
-"""Login, logout, roles and the helpers that scope every query to the user's centers."""
+"""Login, logout, roles and the helpers that scope every query to the user's centers.
 
-from flask import Blueprint
-
-bp = Blueprint("auth", __name__)
-
-from . import views  # noqa: E402,F401
+The blueprint is ``auth.views.bp``; this package imports nothing, so services can use
+``auth.access`` and ``auth.throttle`` without loading the views.
+"""

@@ -2,7 +2,7 @@
 
 from functools import wraps
 
-from flask import abort
+from flask import abort, current_app
 from flask_login import current_user
 
 from ..models import Center, Membership, User
@@ -15,8 +15,6 @@ def require_roles(*roles):
 
     def hook():
         if not current_user.is_authenticated:
-            from flask import current_app
-
             return current_app.login_manager.unauthorized()
         if current_user.role not in roles:
             abort(403)

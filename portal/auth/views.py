@@ -1,12 +1,22 @@
 """Login and logout. Both are CSRF-protected POSTs; login starts a brand-new session."""
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..accounts import LoginThrottled, authenticate
 from ..security import safe_next
-from . import bp
 from .throttle import DEVICE_PREFIX, device_cookie_value
+
+bp = Blueprint("auth", __name__)
 
 
 def home_for(user):
@@ -41,24 +51,33 @@ def login():
         return response[0], 429, {"Retry-After": "60"}
     if user is None:
         return _failed("That e-mail address and password do not match.", email, next_url, 401)
+    _start_session(user)
+    response = redirect(safe_next(next_url, home_for(user)), 303)
+    if not client.startswith(DEVICE_PREFIX):
+        _remember_device(response, config, user)
+    return response
+
+
+def _start_session(user):
+    """Log the user in on a brand-new session."""
     # Fixation: nothing from the anonymous session survives, and the id changes.
     session.clear()
     session.regenerate()
     session["session_version"] = user.session_version
     login_user(user)
-    response = redirect(safe_next(next_url, home_for(user)), 303)
-    if not client.startswith(DEVICE_PREFIX):
-        # this browser is now known for this account: its attempts count apart from strangers'
-        response.set_cookie(
-            config["LOGIN_DEVICE_COOKIE_NAME"],
-            device_cookie_value(config, user.email),
-            max_age=180 * 24 * 3600,
-            secure=config["SESSION_COOKIE_SECURE"],
-            httponly=True,
-            samesite="Lax",
-            path="/",
-        )
-    return response
+
+
+def _remember_device(response, config, user):
+    """This browser is now known for this account: its attempts count apart from strangers'."""
+    response.set_cookie(
+        config["LOGIN_DEVICE_COOKIE_NAME"],
+        device_cookie_value(config, user.email),
+        max_age=180 * 24 * 3600,
+        secure=config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+        path="/",
+    )
 
 
 def _failed(message, email, next_url, status):

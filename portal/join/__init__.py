@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .. import daily
+from ..live.findings import open_finding, resolve_finding
 from ..models import User, utcnow
-from ..webhooks.findings import open_finding, resolve_finding
 from ..zoom.settings import is_zoom_host
 from .events import events, record
 from .targets import (

@@ -15,19 +15,11 @@ from .shift import run as check_before_shifts
 
 
 def register(app):
-    """Check the mail settings and mount the blueprints (the outbox page in development only)."""
-    from . import views
+    """Check the mail settings; return them (the outbox page is mounted in development only)."""
 
     settings = mail_settings(app)  # a malformed MAIL_URL stops the start here, in one line
-    app.register_blueprint(views.bp, url_prefix="/notifications")
-    app.register_blueprint(views.calendar_bp, url_prefix="/calendar")
-    app.register_blueprint(views.admin_bp, url_prefix="/admin/mail")
-    if settings.development:
-        app.register_blueprint(views.dev_bp, url_prefix="/dev/outbox")
     app.jinja_env.globals["dev_outbox_enabled"] = settings.development
-    app.add_template_global(
-        lambda: views.preferences_context(views.current_user), "mail_preferences_context"
-    )
+    return settings
 
 
 def send_reminders(app, now=None):

@@ -83,7 +83,7 @@ def _appointment(row):
 
 def links(app, appointment, recipient):
     """The links an appointment's message carries for this recipient."""
-    join = external(app, "join.appointment", appointment_id=appointment.id)
+    join = external(app, "student.join_appointment", appointment_id=appointment.id)
     if recipient.id == appointment.student_id:
         return {"main": join, "join": join, "page": external(app, "main.home")}
     start = external(app, "tutor.preferences")
@@ -114,7 +114,7 @@ def _appointment_context(app, row, recipient, settings):
         "minutes": int((appointment.end_at - appointment.start_at).total_seconds() // 60),
         "links": links(app, appointment, recipient),
         "preferences": external(
-            app, "tutor.preferences" if recipient.role == "tutor" else "notify.preferences"
+            app, "tutor.preferences" if recipient.role == "tutor" else "account.preferences"
         ),
         "reminder_minutes": settings.reminder_minutes,
     }

@@ -1,28 +1,19 @@
 """The Join routes: /join/appointment/<id> and the stable /join/<tutor id> link.
 
 Each calls ``join.send`` once (load, decide, commit the JoinEvent) and turns its
-outcome into a redirect (303, no-store, no Referer to Zoom) or a page. A long-lived
-random device id cookie (HttpOnly, SameSite=Lax, Secure and ``__Host-`` in production)
-lets the admin see whether a student and a tutor used the same device.
+outcome into a redirect (303, no-store, no Referer to Zoom) or a page. The device
+cookie (``portal.health.devices``) lets the admin see whether a student and a tutor
+used the same device.
 """
 
-import re
-import secrets
-
-from flask import abort, current_app, redirect, request, url_for
+from flask import abort, current_app, redirect, url_for
 from flask_login import current_user
 
 from .. import appointments, daily, jobs, join
+from ..health import devices
 from ..rendering import render
-from ..zoom.wiring import request_client, zoom_link_base
-from . import join_bp
-
-DEVICE_MAX_AGE = 400 * 24 * 3600  # the longest lifetime browsers keep
-_DEVICE = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
-
-
-def _factory(tutor):
-    return request_client(current_app._get_current_object(), tutor)
+from ..zoom.wiring import gateway
+from .views import bp
 
 
 def _url_allowed():
@@ -30,34 +21,29 @@ def _url_allowed():
     app = current_app._get_current_object()
     checker = app.extensions.get("join_url_allowed")
     if checker is None:
-        checker = app.extensions["join_url_allowed"] = join.url_checker(zoom_link_base(app))
+        checker = app.extensions["join_url_allowed"] = join.url_checker(gateway(app).link_base)
     return checker
 
 
-@join_bp.route("/appointment/<int:appointment_id>")
-def appointment(appointment_id):
+@bp.route("/join/appointment/<int:appointment_id>")
+def join_appointment(appointment_id):
     """Send the student into the right room for their own appointment or walk-in."""
     return _join(appointment_id=appointment_id)
 
 
-@join_bp.route("/<int:tutor_id>")
-def tutor(tutor_id):
+@bp.route("/join/<int:tutor_id>")
+def join_tutor(tutor_id):
     """The stable link: always today's room of a tutor of one of the student's centers."""
     return _join(tutor_id=tutor_id)
 
 
 def _join(**which):
-    secure = bool(current_app.config.get("SESSION_COOKIE_SECURE"))
-    cookie_name = "__Host-device" if secure else "vmp_device"
-    device = request.cookies.get(cookie_name, "")
-    fresh = not _DEVICE.match(device)
-    if fresh:
-        device = secrets.token_urlsafe(24)
+    device, fresh = devices.current()
     app = current_app._get_current_object()
     outcome = join.send(
         current_user,
         device,
-        _factory,
+        gateway().for_request,
         _url_allowed(),
         prepare_later=lambda tutor_id: jobs.prepare_session_later(app, tutor_id),
         **which,
@@ -82,15 +68,7 @@ def _join(**which):
             **_helpers(),
         )
     if fresh and outcome.decision is not None:
-        response.set_cookie(
-            cookie_name,
-            device,
-            max_age=DEVICE_MAX_AGE,
-            path="/",
-            secure=secure,
-            httponly=True,
-            samesite="Lax",
-        )
+        devices.set_cookie(response, device)
     return response
 
 

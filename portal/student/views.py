@@ -4,14 +4,17 @@ Every object is loaded through the student's own scope (their appointments,
 their centers): anything else is a 404.
 """
 
-from flask import abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from .. import appointments, daily, join, walkins
+from ..auth.access import require_roles
 from ..models import Appointment, Center, utcnow
 from ..rendering import render, wants_partial
 from ..validation import ValidationError
-from . import bp
+
+bp = Blueprint("student", __name__)
+bp.before_request(require_roles("student"))
 
 MINUTE_CHOICES = (15, 30, 45, 60, 90)
 
@@ -36,15 +39,15 @@ def home_page():
     return render("student/appointments.html", **helpers(), **_list_context())
 
 
-@bp.route("/")
+@bp.route("/student/")
 def appointments_page():
     """The student's upcoming appointments, each with Join (when open) and Cancel."""
     return render(
-        "student/appointments.html", "partials/student_appointments.html", **_list_context()
+        "student/appointments.html", "student/partials/appointments.html", **_list_context()
     )
 
 
-@bp.route("/appointments/<int:appointment_id>")
+@bp.route("/student/appointments/<int:appointment_id>")
 def appointment(appointment_id):
     """One appointment: details, Join, the waiting-room note and today's meeting number."""
     target = join.appointment_target(current_user.id, appointment_id)
@@ -53,7 +56,7 @@ def appointment(appointment_id):
     return render("student/appointment.html", t=target, closed=join.closed_reason(target))
 
 
-@bp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
+@bp.route("/student/appointments/<int:appointment_id>/cancel", methods=["POST"])
 def cancel(appointment_id):
     """Cancel one of the student's own upcoming appointments."""
     appt = Appointment.get_or_none(
@@ -66,7 +69,7 @@ def cancel(appointment_id):
     if wants_partial():
         return render(
             "student/appointments.html",
-            "partials/student_appointments.html",
+            "student/partials/appointments.html",
             **_list_context(notice=message),
         )
     flash(message, "success" if done else "error")
@@ -88,14 +91,14 @@ def _chosen(choices, value):
     raise ValidationError("Choose a tutor from the list.", "tutor")
 
 
-@bp.route("/book", methods=["GET", "POST"])
+@bp.route("/student/book", methods=["GET", "POST"])
 def book():
     """Book an online appointment with a tutor of one of the student's centers."""
     choices = appointments.bookable_tutors(current_user)
     form = _book_form()
     context = {"choices": choices, "form": form, "minute_choices": MINUTE_CHOICES}
     if request.method == "GET":
-        return render("student/book.html", "partials/student_book_form.html", **context)
+        return render("student/book.html", "student/partials/book_form.html", **context)
     try:
         center, tutor = _chosen(choices, form["tutor"])
         at = appointments.compose_start(form["date"], form["time"])
@@ -104,11 +107,11 @@ def book():
         )
     except ValidationError as exc:
         context.update(error=str(exc), error_field=exc.field)
-        return render("student/book.html", "partials/student_book_form.html", 400, **context)
+        return render("student/book.html", "student/partials/book_form.html", 400, **context)
     flash(f"Booked: {tutor.name}, online. Press Join at the time of your appointment.", "success")
     target = url_for("student.appointment", appointment_id=appt.id)
     if wants_partial():
-        response = render("student/book.html", "partials/student_book_form.html", **context)
+        response = render("student/book.html", "student/partials/book_form.html", **context)
         response.headers["HX-Redirect"] = target
         return response
     return redirect(target, 303)
@@ -134,7 +137,10 @@ def _walk_in(center, error=None):
 def _walk_in_page(center=None, error=None, status=200):
     if center is not None and wants_partial():
         return render(
-            "student/walk_in.html", "partials/walkin_status.html", status, s=_walk_in(center, error)
+            "student/walk_in.html",
+            "student/partials/walkin_status.html",
+            status,
+            s=_walk_in(center, error),
         )
     sections = [
         _walk_in(c, error if c == center else None) for c in walkins.walk_in_centers(current_user)
@@ -142,19 +148,19 @@ def _walk_in_page(center=None, error=None, status=200):
     return render("student/walk_in.html", sections=sections, status=status)
 
 
-@bp.route("/walk-in")
+@bp.route("/student/walk-in")
 def walk_in():
     """Virtual walk-ins: join a center's queue, see your place, then Join your tutor."""
     return _walk_in_page()
 
 
-@bp.route("/walk-in/<int:center_id>")
+@bp.route("/student/walk-in/<int:center_id>")
 def walk_in_status(center_id):
     """One center's walk-in status (htmx polls it while the student waits)."""
     return _walk_in_page(_walk_in_center(center_id))
 
 
-@bp.route("/walk-in/<int:center_id>/join", methods=["POST"])
+@bp.route("/student/walk-in/<int:center_id>/join", methods=["POST"])
 def walk_in_join(center_id):
     """Join a center's virtual walk-in queue (once)."""
     center = _walk_in_center(center_id)
@@ -167,7 +173,7 @@ def walk_in_join(center_id):
     return redirect(url_for("student.walk_in"), 303)
 
 
-@bp.route("/walk-in/<int:center_id>/leave", methods=["POST"])
+@bp.route("/student/walk-in/<int:center_id>/leave", methods=["POST"])
 def walk_in_leave(center_id):
     """Leave a center's walk-in queue."""
     center = _walk_in_center(center_id)

@@ -1,10 +1,10 @@
-"""The tutor's side: Preferences → Virtual Meetings."""
+"""The tutor's side: Preferences → Virtual Meetings, the Zoom connection, Start, Meetings, Today.
 
-from flask import Blueprint
+One blueprint, ``tutor``, gated once: pages under /tutor/ and the Zoom OAuth
+round trip under /zoom/ (the redirect URI /zoom/callback is a contract).
+"""
 
-from ..auth.access import require_roles
+from . import connect, live
+from .views import bp
 
-bp = Blueprint("tutor", __name__)
-bp.before_request(require_roles("tutor"))
-
-from . import views  # noqa: E402,F401
+__all__ = ["bp", "connect", "live"]

@@ -8,7 +8,6 @@ with a 303 to a clean URL, so the code and state never sit in the address bar.
 import logging
 
 from flask import (
-    Blueprint,
     abort,
     current_app,
     flash,
@@ -21,33 +20,23 @@ from flask import (
 from flask_login import current_user
 
 from .. import connections, daily
-from ..auth.access import require_roles
 from ..models import ZoomConnection
 from ..rendering import render, wants_partial
 from ..security import same_site_navigation
-from ..zoom.client import fetch_profile
-from ..zoom.errors import (
-    OAuthDenied,
-    OAuthError,
-    OAuthStateError,
-    ZoomConfigError,
-    ZoomError,
-)
-from ..zoom.oauth import finish_authorization, revoke_token, start_authorization
-from ..zoom.wiring import request_client, zoom_http, zoom_settings
+from ..zoom.errors import ZoomConfigError
+from ..zoom.oauth import start_authorization
+from ..zoom.wiring import gateway
+from .views import bp, panel_context
 
 log = logging.getLogger("portal.connect")
-
-bp = Blueprint("zoom", __name__)
-bp.before_request(require_roles("tutor"))
 
 
 def _problem(title, message, status):
     return render_template("errors/page.html", title=title, message=message), status
 
 
-@bp.route("/connect", methods=["GET", "POST"])
-def connect():
+@bp.route("/zoom/connect", methods=["GET", "POST"])
+def connect_zoom():
     """Remember a one-time state and PKCE verifier, then send the tutor to Zoom.
 
     Authorize is a link (GET): a form POST answered with a redirect to Zoom falls under
@@ -59,7 +48,7 @@ def connect():
     if request.method == "GET" and not same_site_navigation():
         abort(403)
     try:
-        url = start_authorization(session, zoom_settings(current_app))
+        url = start_authorization(session, gateway().settings)
     except ZoomConfigError:
         log.error("Zoom OAuth is not configured")
         return _problem(
@@ -74,72 +63,59 @@ def connect():
     return redirect(url, 303)
 
 
-@bp.route("/callback")
-def callback():
+@bp.route("/zoom/callback")
+def zoom_callback():
     """Zoom sends the tutor back here with code and state (or an error)."""
-    settings = zoom_settings(current_app)
-    http = zoom_http(current_app)
-    try:
-        token = finish_authorization(_args(), session, settings, http)
-    except OAuthStateError:
-        return _problem(
-            "This authorization is no longer valid",
-            "It was already used, started in another browser, or expired. Go back to "
-            "Preferences → Virtual Meetings and press Authorize again.",
-            400,
-        )
-    except OAuthDenied:
-        flash("The Zoom authorization was cancelled. Nothing was connected.", "warning")
-        return redirect(url_for("tutor.preferences"), 303)
-    except (OAuthError, ZoomError) as exc:
-        log.warning("zoom callback for tutor %s failed: %r", current_user.id, exc)
-        return _problem(
-            "Zoom could not be connected",
-            "Zoom did not complete the authorization. Go back to Preferences and press "
-            "Authorize again; if it keeps failing, tell your center administrator.",
-            502 if isinstance(exc, ZoomError) else 400,
-        )
-    try:
-        profile = fetch_profile(token["access_token"], settings, http)
-    except ZoomError as exc:
-        log.warning("zoom profile for tutor %s failed: %r", current_user.id, exc)
-        _revoke_quietly(token, settings, http)
-        return _problem(
-            "Zoom could not be connected",
-            "Zoom did not tell us which account signed in. Press Authorize again in a minute.",
-            502,
-        )
-    center = daily.home_center(current_user)
-    try:
-        warning = connections.check_profile(current_user, profile)
-    except connections.ConnectRefused as refused:
-        kept = connections.hand_to_owner(current_user, refused, profile, token, settings)
-        if not kept:
-            _revoke_quietly(token, settings, http)
-        connections.record_refusal(current_user, profile, refused.reason, center, kept)
-        flash(str(refused), "error")
-        return redirect(url_for("tutor.preferences"), 303)
-    connection = connections.connect(current_user, profile, token, settings, center)
-    if warning:
-        flash(warning, "warning")
-    else:
-        flash(f"Your Zoom account {profile.get('email')} is connected.", "success")
-    retired = connection.retired_session
-    if retired is None:
-        return redirect(url_for("tutor.preferences"), 303)  # the panel prepares today's
-    # Today's session was the other account's: create this account's now and say so.
-    result = daily.ensure_daily_session(
-        current_user, lambda tutor: request_client(current_app, tutor), center=center
+    outcome = connections.finish_connect(
+        current_user,
+        _args(),
+        session,
+        gateway(),
+        center=daily.home_center(current_user),
     )
-    if result.session is not None and result.session.zoom_meeting_id:
+    if outcome.kind in PROBLEMS:
+        return _problem(*PROBLEMS[outcome.kind], outcome.status)
+    if outcome.kind == "denied":
+        flash("The Zoom authorization was cancelled. Nothing was connected.", "warning")
+    elif outcome.kind == "refused":
+        flash(outcome.message, "error")
+    else:
+        _flash_connected(outcome)
+    return redirect(url_for("tutor.preferences"), 303)
+
+
+PROBLEMS = {
+    "invalid_state": (
+        "This authorization is no longer valid",
+        "It was already used, started in another browser, or expired. Go back to "
+        "Preferences → Virtual Meetings and press Authorize again.",
+    ),
+    "failed": (
+        "Zoom could not be connected",
+        "Zoom did not complete the authorization. Go back to Preferences and press "
+        "Authorize again; if it keeps failing, tell your center administrator.",
+    ),
+    "no_profile": (
+        "Zoom could not be connected",
+        "Zoom did not tell us which account signed in. Press Authorize again in a minute.",
+    ),
+}
+
+
+def _flash_connected(outcome):
+    if outcome.warning:
+        flash(outcome.warning, "warning")
+    else:
+        flash(f"Your Zoom account {outcome.email} is connected.", "success")
+    if outcome.replacement is not None:
         flash(
-            f"Today's Daily Session {daily.format_meeting_number(retired.zoom_meeting_id)} "
+            f"Today's Daily Session {daily.format_meeting_number(outcome.retired.zoom_meeting_id)} "
             "belonged to the Zoom account you used before, so the portal created a new one "
-            f"for this account: {daily.format_meeting_number(result.session.zoom_meeting_id)}. "
+            "for this account: "
+            f"{daily.format_meeting_number(outcome.replacement.zoom_meeting_id)}. "
             "Students are sent there from now on.",
             "warning",
         )
-    return redirect(url_for("tutor.preferences"), 303)
 
 
 def _args():
@@ -147,31 +123,23 @@ def _args():
     return {k: v[:2048] for k, v in request.args.items() if len(k) < 64}
 
 
-def _revoke_quietly(token, settings, http):
-    """Give back a grant we will not keep (refused account or failed profile read)."""
-    try:
-        revoke_token(token["access_token"], settings, http)
-    except (OAuthError, ZoomError) as exc:
-        log.warning("revoking a refused grant failed: %r", exc)
-
-
-@bp.route("/disconnect", methods=["POST"])
-def disconnect():
+@bp.route("/zoom/disconnect", methods=["POST"])
+def disconnect_zoom():
     """Revoke at Zoom, delete the tokens even if that fails, end the connection."""
     if ZoomConnection.for_tutor(current_user) is None:
         flash("No Zoom account is connected.", "warning")
         return redirect(url_for("tutor.preferences"), 303)
-    settings = zoom_settings(current_app)
+    zoom = gateway()
     _connection, revoked = connections.disconnect(
-        current_user, settings, zoom_http(current_app), center=daily.home_center(current_user)
+        current_user, zoom.settings, zoom.http(), center=daily.home_center(current_user)
     )
     message = "Your Zoom account is disconnected."
     if not revoked:
         message += " Zoom could not be reached to confirm; the portal will retry."
     if wants_partial():
-        from .views import panel_context
-
-        response = render("partials/vm_panel.html", notice=message, **panel_context(current_user))
+        response = render(
+            "tutor/partials/vm_panel.html", notice=message, **panel_context(current_user)
+        )
         return response
     flash(message, "success" if revoked else "warning")
     return redirect(url_for("tutor.preferences"), 303)

@@ -7,18 +7,24 @@ something that needs it (Start, Check my setup, preparing today's session).
 import datetime
 import logging
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
-from .. import daily, readiness
-from ..health import devices
-from ..models import Center, DailySession, ZoomConnection
+from .. import appointments, daily, join, readiness, walkins
+from ..account.views import preferences_context
+from ..auth.access import require_roles
+from ..health import devices, notices
+from ..inputs import id_field
+from ..live import board
+from ..models import Appointment, Center, DailySession, ZoomConnection, utcnow
 from ..rendering import render, wants_partial
 from ..zoom.errors import ZoomError, ZoomNotFound, ZoomReauthRequired
-from ..zoom.wiring import request_client, zoom_link_base
-from . import bp
+from ..zoom.wiring import gateway
 
 log = logging.getLogger("portal.tutor")
+
+bp = Blueprint("tutor", __name__)
+bp.before_request(require_roles("tutor"))
 
 
 def panel_context(tutor, choice=""):
@@ -38,14 +44,21 @@ def panel_context(tutor, choice=""):
             session and session.status in daily.READY and session.zoom_meeting_id
         ),
         "status_words": readiness.status_words,
+        "health_notices": notices.current(tutor),
+        "live": live_context(tutor, connection) if connection else None,
+        "mail": preferences_context(tutor),  # the page's e-mail section (not the panel's)
     }
 
 
-def _factory(tutor):
-    return request_client(current_app, tutor)
+def live_context(tutor, connection=None):
+    """What the tutor's live line shows: their row today, or that Zoom was disconnected."""
+    connection = connection or ZoomConnection.for_tutor(tutor)
+    broken = connection is not None and connection.status != "active"
+    row = board.for_tutor(tutor) if connection is not None and not broken else None
+    return {"row": row, "broken": broken, "connected": connection is not None}
 
 
-@bp.route("/preferences")
+@bp.route("/tutor/preferences")
 def preferences():
     """Preferences, with Virtual Meetings only where an administrator enabled it."""
     return render(
@@ -53,28 +66,39 @@ def preferences():
     )
 
 
-@bp.route("/virtual-meetings")
+@bp.route("/tutor/virtual-meetings")
 def vm_panel():
     """The Virtual Meetings panel alone (htmx swaps it when Select meeting changes)."""
     context = panel_context(current_user, request.args.get("choice", ""))
-    return render("tutor/preferences.html", "partials/vm_panel.html", **context)
+    return render("tutor/preferences.html", "tutor/partials/vm_panel.html", **context)
 
 
-@bp.route("/daily-session", methods=["POST"])
+@bp.route("/tutor/daily-session", methods=["POST"])
 def prepare_session():
     """Create today's Daily Session now if the morning job has not (claim protocol)."""
     center = daily.home_center(current_user)
     if center is None or ZoomConnection.for_tutor(current_user) is None:
         abort(404)
-    result = daily.ensure_daily_session(current_user, _factory, center=center)
+    result = daily.ensure_daily_session(current_user, gateway().for_request, center=center)
     if result.outcome == "failed" and not wants_partial():
         flash("Today's Daily Session could not be prepared. Try again in a few minutes.", "error")
     if wants_partial():
-        return render("partials/daily_session.html", **panel_context(current_user))
+        return render("tutor/partials/daily_session.html", **panel_context(current_user))
     return redirect(url_for("tutor.preferences"), 303)
 
 
-@bp.route("/sessions/<int:session_id>/start")
+START_REAUTH = (
+    "Zoom no longer accepts the portal for your account, so the Daily Session can't "
+    "be started. Press “Connect again” below and sign in to Zoom."
+)
+START_NO_ANSWER = "Zoom did not answer. Try Start again in a moment."
+START_NOT_ZOOM = (
+    "Zoom sent a start link the portal doesn't recognise, so it wasn't opened. Open "
+    "the Zoom app and start your Daily Session there, and tell your administrator."
+)
+
+
+@bp.route("/tutor/sessions/<int:session_id>/start")
 def start_session(session_id):
     """Fetch a fresh start URL from Zoom right now and send the tutor there (owner only)."""
     session = DailySession.get_or_none(
@@ -84,32 +108,31 @@ def start_session(session_id):
         abort(404)
     if session.status not in daily.READY:
         return redirect(url_for("tutor.preferences"), 303)  # the panel says what to do
-    client = request_client(current_app, current_user)
     try:
-        meeting = _fetch_meeting(client, session.zoom_meeting_id)
+        start_url = _fresh_start_url(session)
     except ZoomReauthRequired:
-        return _start_failed(
-            "Zoom no longer accepts the portal for your account, so the Daily Session can't "
-            "be started. Press “Connect again” below and sign in to Zoom."
-        )
+        return _start_failed(START_REAUTH)
     except ZoomNotFound:
         return _replace_gone(session)
     except ZoomError:
-        return _start_failed("Zoom did not answer. Try Start again in a moment.")
-    finally:
-        client.close()
-    start_url = meeting.get("start_url") or ""
-    if not join.url_checker(zoom_link_base(current_app))(start_url):
+        return _start_failed(START_NO_ANSWER)
+    if not join.url_checker(gateway().link_base)(start_url):
         log.warning("start url for session %s is not a Zoom link; refused", session.id)
-        return _start_failed(
-            "Zoom sent a start link the portal doesn't recognise, so it wasn't opened. Open "
-            "the Zoom app and start your Daily Session there, and tell your administrator."
-        )
+        return _start_failed(START_NOT_ZOOM)
     response = redirect(start_url, 303)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     # Remember this browser, so a student's Join from it shows as same_device.
     return devices.remember_start(response, current_user.id, session.id)
+
+
+def _fresh_start_url(session):
+    """The meeting's start URL as Zoom gives it now (raises the Zoom client's errors)."""
+    client = gateway().for_request(current_user)
+    try:
+        return _fetch_meeting(client, session.zoom_meeting_id).get("start_url") or ""
+    finally:
+        client.close()
 
 
 def _fetch_meeting(client, meeting_id):
@@ -126,7 +149,7 @@ def _replace_gone(session):
     center = session.center
     if session.date != daily.center_today(center):
         return _start_failed(f"The Daily Session {old} of {session.date:%d %B} no longer exists.")
-    result = daily.replace_gone_session(current_user, _factory, session, center=center)
+    result = daily.replace_gone_session(current_user, gateway().for_request, session, center=center)
     fresh = result.session
     if fresh is not None and fresh.status in daily.READY and fresh.zoom_meeting_id:
         new = daily.format_meeting_number(fresh.zoom_meeting_id)
@@ -148,7 +171,7 @@ def _start_failed(message):
     return redirect(url_for("tutor.preferences"), 303)
 
 
-@bp.route("/meetings")
+@bp.route("/tutor/meetings")
 def meetings():
     """The Meetings tab: today's, upcoming and the past 30 days' Daily Sessions."""
     center = daily.home_center(current_user)
@@ -172,20 +195,16 @@ def meetings():
     )
 
 
-@bp.route("/setup")
+@bp.route("/tutor/setup")
 def setup():
     """Check my setup: the readiness checklist (runs the checks when asked)."""
     if not request.args.get("run"):
         return render("tutor/setup.html", rows=None)
-    rows = readiness.check_tutor(current_user, _factory)
-    return render("tutor/setup.html", "partials/setup_rows.html", rows=rows)
+    rows = readiness.check_tutor(current_user, gateway().for_request)
+    return render("tutor/setup.html", "tutor/partials/setup_rows.html", rows=rows)
 
 
 # --- Today: appointments, the walk-in queue, who was sent where (issue 5) -------------------
-
-from .. import appointments, join, walkins  # noqa: E402
-from ..inputs import id_field  # noqa: E402
-from ..models import utcnow  # noqa: E402
 
 
 def _today_context(tutor, center=None, error=None):
@@ -219,7 +238,7 @@ def _queue_response(center, error=None):
     if not wants_partial():
         return render("tutor/today.html", **_today_context(current_user, center, error))
     return render(
-        "partials/walkin_queue.html",
+        "shared/partials/walkin_queue.html",
         q=_queue(center, error),
         local=appointments.to_local,
         assign=False,
@@ -233,19 +252,19 @@ def _my_vm_center(center_id):
     return center
 
 
-@bp.route("/today")
+@bp.route("/tutor/today")
 def today():
     """Today's appointments, the walk-in queue with Take, and where your students were sent."""
     return render("tutor/today.html", **_today_context(current_user))
 
 
-@bp.route("/walk-ins/<int:center_id>")
+@bp.route("/tutor/walk-ins/<int:center_id>")
 def walk_in_queue(center_id):
     """One center's walk-in queue (htmx polls it on the Today page)."""
     return _queue_response(_my_vm_center(center_id))
 
 
-@bp.route("/walk-ins/<int:center_id>/take", methods=["POST"])
+@bp.route("/tutor/walk-ins/<int:center_id>/take", methods=["POST"])
 def take_walk_in(center_id):
     """Take the next waiting student, or the chosen one, from a center's queue."""
     center = _my_vm_center(center_id)
@@ -264,11 +283,9 @@ def take_walk_in(center_id):
     return redirect(url_for("tutor.today"), 303)
 
 
-@bp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
+@bp.route("/tutor/appointments/<int:appointment_id>/cancel", methods=["POST"])
 def cancel_appointment(appointment_id):
     """Cancel one of the tutor's own upcoming appointments; the student is told by e-mail."""
-    from ..models import Appointment
-
     appt = Appointment.get_or_none(
         Appointment.id == appointment_id, Appointment.tutor == current_user.id
     )

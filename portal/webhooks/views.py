@@ -1,4 +1,4 @@
-"""HTTP for Zoom's event notifications and the live board.
+"""HTTP for Zoom's event notifications.
 
 ``POST /webhooks/zoom`` (ZOOM_API §4): body ≤ 64 KiB (413), ``Content-Type:
 application/json`` (415), then signature and timestamp (401), then the event
@@ -9,18 +9,19 @@ Answers are small JSON documents and never echo the request.
 import logging
 import re
 
-from flask import current_app, jsonify, request
-from flask_login import current_user
+from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..auth.access import visible_centers
 from ..db import database
-from ..models import ZoomConnection
-from ..rendering import render
-from . import board, board_bp, bp, inbox, signature, tutor_bp
-from .effects import process_pending
+from ..enqueue import enqueue
+from ..live import inbox, signature
+from ..live.effects import process_pending
 
 log = logging.getLogger("portal.webhooks")
+
+bp = Blueprint("webhooks", __name__)
+
+PROCESSING_MODES = ("huey", "after_response", "manual")
 
 MAX_BODY = 64 * 1024
 _TRACKING = re.compile(r"[A-Za-z0-9_.;=:-]{1,100}")
@@ -69,12 +70,7 @@ def _schedule_effects(app, response):
     """Start the effects of the delivery just committed, as configured."""
     mode = app.config["WEBHOOK_PROCESSING"]
     if mode == "huey":
-        from ..jobs import huey_for
-
-        try:
-            huey_for(app).portal_tasks["process_webhooks"]()
-        except Exception:  # noqa: BLE001 - the minutely sweep applies it instead
-            log.exception("could not enqueue webhook processing")
+        enqueue(app, "process_webhooks", tolerate=True)  # else the minutely sweep applies it
     elif mode == "after_response":
         response.call_on_close(lambda: _process_in(app))
 
@@ -88,26 +84,3 @@ def _process_in(app):
             log.exception("webhook processing after the response failed")
         finally:
             database.close()
-
-
-@board_bp.route("/")
-def live_board():
-    """Today's Daily Sessions in the admin's centers, re-rendered by htmx every 5 s."""
-    groups = board.board(list(visible_centers(current_user)))
-    return render("webhooks/board.html", "partials/live_board.html", groups=groups)
-
-
-@tutor_bp.route("/")
-def tutor_status():
-    """The tutor's own session: who waits and who joined (the panel polls this)."""
-    return render(
-        "webhooks/tutor_live.html", "partials/live_tutor.html", live=tutor_live_status(current_user)
-    )
-
-
-def tutor_live_status(tutor):
-    """What the tutor's live line shows: their row today, or that Zoom was disconnected."""
-    connection = ZoomConnection.for_tutor(tutor)
-    broken = connection is not None and connection.status != "active"
-    row = board.for_tutor(tutor) if connection is not None and not broken else None
-    return {"row": row, "broken": broken, "connected": connection is not None}

@@ -3,8 +3,9 @@
 Needs the webhook presence tables (``meeting_participant``, migration 0003); without
 them the check is skipped (``available()`` is False) and its findings are left alone.
 One SQL query groups the participants still waiting by session; the center's
-``waiting_room_limit_minutes`` decides. Keys and criteria match the live board's
-(``portal.webhooks.presence``), so both keep one finding per session.
+``waiting_room_limit_minutes`` decides. This module owns the rule and its words
+(``limit_minutes``, ``is_stuck``, ``key``, ``describe``, ``evidence``); the webhook
+effects (``portal.live.presence``) use them too, so both keep one finding per session.
 """
 
 import datetime
@@ -12,7 +13,7 @@ import datetime
 from peewee import fn
 
 from ...db import database
-from ...models import Center, DailySession, User
+from ...models import Center, DailySession, MeetingParticipant, User
 from ..findings import Observation, finding_key
 from ._common import plural
 
@@ -37,19 +38,53 @@ DEFAULT_LIMIT = 5
 STALE = datetime.timedelta(hours=12)  # a "waiting" row older than this lost its left event
 
 
+def limit_minutes(center_limit):
+    """The center's waiting-room limit in minutes (the default when it sets none)."""
+    return center_limit or DEFAULT_LIMIT
+
+
+def is_stuck(waited, limit):
+    """True when a wait of ``waited`` (a timedelta) is past a limit of ``limit`` minutes."""
+    return waited > datetime.timedelta(minutes=limit)
+
+
+def key(session_id):
+    """The finding's key: one per Daily Session."""
+    return finding_key(NAME, "session", session_id)
+
+
+def describe(count, tutor_name, minutes, limit, host_present):
+    """The finding's detail: who waits, for how long, and why nobody admits them."""
+    host = (
+        f"{tutor_name} is in the meeting but has not admitted them."
+        if host_present
+        else "The Daily Session has not been started, so nobody can admit them."
+    )
+    return (
+        f"{plural(count, 'person has', 'people have')} been waiting in {tutor_name}'s waiting "
+        f"room for up to {minutes} minutes (this center's limit is {limit}). {host}"
+    )
+
+
+def evidence(source, session_id, meeting_id, count, minutes, host_present):
+    """The finding's evidence (``source`` is "scan" or "webhook")."""
+    return {
+        "source": source,
+        "session": session_id,
+        "meeting_id": meeting_id,
+        "waiting": count,
+        "longest_minutes": minutes,
+        "host_present": host_present,
+    }
+
+
 def available():
     """True when the webhook presence table exists."""
-    try:
-        from ...models import MeetingParticipant  # noqa: F401
-    except ImportError:
-        return False
     return database.table_exists("meeting_participant")
 
 
 def run(ctx):
     """Sessions (of tutors in scope) with someone waiting past the center's limit."""
-    from ...models import MeetingParticipant
-
     query = (
         MeetingParticipant.select(
             DailySession.id,
@@ -84,37 +119,21 @@ def run(ctx):
     found = []
     for row in ctx.scoped(query, DailySession.tutor).tuples():
         session_id, tutor_id, center_id, status, meeting_id, name, limit, count, since = row
-        limit = limit or DEFAULT_LIMIT
+        limit = limit_minutes(limit)
         waited = ctx.now - since
-        if waited <= datetime.timedelta(minutes=limit):
+        if not is_stuck(waited, limit):
             continue
         minutes = int(waited.total_seconds() // 60)
-        host = (
-            f"{name} is in the meeting but has not admitted them."
-            if status == "live"
-            else "The Daily Session has not been started, so nobody can admit them."
-        )
-        detail = (
-            f"{plural(count, 'person has', 'people have')} been waiting in {name}'s waiting "
-            f"room for up to {minutes} minutes (this center's limit is {limit}). {host}"
-        )
-        evidence = {
-            "source": "scan",
-            "session": session_id,
-            "meeting_id": meeting_id,
-            "waiting": count,
-            "longest_minutes": minutes,
-            "host_present": status == "live",
-        }
+        live = status == "live"
         found.append(
             Observation(
                 NAME,
-                finding_key(NAME, "session", session_id),
+                key(session_id),
                 SEVERITY,
                 center_id,
                 tutor_id,
-                detail,
-                evidence,
+                describe(count, name, minutes, limit, live),
+                evidence("scan", session_id, meeting_id, count, minutes, live),
                 subject=("session", session_id),
             )
         )

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from peewee import IntegrityError
 
 from ..db import database
+from ..health.checks import waiting_room_stuck
 from ..models import DailySession, JoinEvent, MeetingParticipant, PresenceEvent, User, utcnow
-from .findings import finding_key, open_finding, open_for, resolve_finding
+from .findings import open_finding, open_for, resolve_finding
 
 KIND_ORDER = {"waiting": 0, "admitted": 1, "joined": 2, "left": 3}
-DEFAULT_LIMIT_MINUTES = 5
 
 
 @dataclass
@@ -242,21 +242,29 @@ def appointment_attendance(appointment_id, now=None):
 
 
 def waiting_room_key(session):
-    return finding_key("waiting_room_stuck", "session", getattr(session, "id", session))
+    return waiting_room_stuck.key(getattr(session, "id", session))
+
+
+def waiting_room_limit(center):
+    """The center's waiting-room limit in minutes (the check's rule)."""
+    return waiting_room_stuck.limit_minutes(center.waiting_room_limit_minutes if center else None)
 
 
 def check_waiting_room(session, waiting_since, now=None):
     """Open, refresh or resolve the session's waiting_room_stuck finding.
 
     ``waiting_since`` lists when each person still waiting arrived. Writes only
-    when something changed, so the live board may call it on every poll.
+    when something changed; the rule and its words are the check's.
     """
     now = now or utcnow()
     center = session.center if session.center_id else None
-    limit_minutes = (center.waiting_room_limit_minutes if center else None) or DEFAULT_LIMIT_MINUTES
-    limit = datetime.timedelta(minutes=limit_minutes)
+    limit = waiting_room_limit(center)
     key = waiting_room_key(session)
-    stuck = [since for since in waiting_since if since is not None and now - since > limit]
+    stuck = [
+        since
+        for since in waiting_since
+        if since is not None and waiting_room_stuck.is_stuck(now - since, limit)
+    ]
     current = open_for(key)
     if not stuck:
         if current is not None:
@@ -264,34 +272,20 @@ def check_waiting_room(session, waiting_since, now=None):
         return None
     longest = int((now - min(stuck)).total_seconds() // 60)
     tutor = session.tutor
-    people = "1 person has" if len(stuck) == 1 else f"{len(stuck)} people have"
-    host = (
-        f"{tutor.name} is in the meeting but has not admitted them."
-        if session.status == "live"
-        else "The Daily Session has not been started, so nobody can admit them."
-    )
-    detail = (
-        f"{people} been waiting in {tutor.name}'s waiting room for up to {longest} minutes "
-        f"(this center's limit is {limit_minutes}). {host}"
-    )
+    live = session.status == "live"
+    detail = waiting_room_stuck.describe(len(stuck), tutor.name, longest, limit, live)
     if current is not None and current.detail == detail:
         return current
-    evidence = {
-        "source": "webhook",
-        "session": session.id,
-        "meeting_id": session.zoom_meeting_id,
-        "waiting": len(stuck),
-        "longest_minutes": longest,
-        "host_present": session.status == "live",
-    }
     return open_finding(
-        "waiting_room_stuck",
+        waiting_room_stuck.NAME,
         key,
-        "warning",
+        waiting_room_stuck.SEVERITY,
         center,
         tutor,
         detail,
-        evidence,
+        waiting_room_stuck.evidence(
+            "webhook", session.id, session.zoom_meeting_id, len(stuck), longest, live
+        ),
         subject=("session", session.id),
         now=now,
     )

@@ -3,9 +3,9 @@
 For each session: live or not and since when, who waits in the waiting room and
 for how long, who joined (with the student they were matched to and minutes
 attended while the tutor hosted). Admins see their centers' sessions, a tutor
-their own. Building the board also re-checks the waiting room of sessions where
-someone waits, so a stuck waiting room is noticed between events; that check
-writes only when the finding changes.
+their own. The pages read it (``read``, ``for_tutor``) and never write; the
+webhook sweep's ``recheck`` re-checks the waiting rooms where someone waits, so a
+stuck waiting room is noticed between events (writing only when the finding changes).
 """
 
 import datetime
@@ -18,6 +18,7 @@ from peewee import JOIN, OperationalError
 
 from .. import daily
 from ..db import retry_locked
+from ..health.checks import waiting_room_stuck
 from ..models import (
     Center,
     DailySession,
@@ -69,7 +70,10 @@ class LiveSession:
     @property
     def stuck(self):
         """Someone has waited longer than the center's limit."""
-        return any(p.seconds > self.limit * 60 for p in self.waiting)
+        return any(
+            waiting_room_stuck.is_stuck(datetime.timedelta(seconds=p.seconds), self.limit)
+            for p in self.waiting
+        )
 
 
 def _local(when, zone):
@@ -142,7 +146,7 @@ def build(sessions, now):
 def _row(session, participants, logs, now, connection_ok):
     center = session.center if session.center_id else None
     zone = zoneinfo.ZoneInfo(center.timezone if center else "UTC")
-    limit = (center.waiting_room_limit_minutes if center else None) or 5
+    limit = presence.waiting_room_limit(center)
     live = LiveSession(
         session=session,
         tutor=session.tutor,
@@ -192,11 +196,33 @@ def check_waiting_rooms(rows, now):
             log.warning("waiting-room check for session %s skipped: database busy", row.session.id)
 
 
+def read(centers, now=None):
+    """The admin's board: [(center, [LiveSession])] for centers with a session today; reads."""
+    now = now or utcnow()
+    return _grouped(centers, build(todays_sessions(list(centers), now), now))
+
+
 def board(centers, now=None):
-    """The admin's board: [(center, [LiveSession])] for centers with a session today."""
+    """The board after re-checking the waiting rooms where someone waits (writes on a change)."""
     now = now or utcnow()
     rows = build(todays_sessions(list(centers), now), now)
     check_waiting_rooms(rows, now)
+    return _grouped(centers, rows)
+
+
+def recheck(now=None):
+    """Re-check every center's waiting rooms today, so a wait that grew too long is noticed
+    between events; the webhook sweep runs it (every minute, and after each delivery)."""
+    waiting = MeetingParticipant.select(MeetingParticipant.session).where(
+        MeetingParticipant.state == "waiting"
+    )
+    centers = Center.select().where(
+        Center.id.in_(DailySession.select(DailySession.center).where(DailySession.id.in_(waiting)))
+    )
+    return board(list(centers), now)
+
+
+def _grouped(centers, rows):
     grouped = defaultdict(list)
     for row in rows:
         grouped[row.center.id].append(row)
@@ -204,11 +230,9 @@ def board(centers, now=None):
 
 
 def for_tutor(tutor, now=None):
-    """The tutor's own LiveSession for today, or None."""
+    """The tutor's own LiveSession for today, or None (reads only)."""
     now = now or utcnow()
     session = daily.today_session(tutor, now=now)
     if session is None or session.zoom_meeting_id is None:
         return None
-    rows = build([session], now)
-    check_waiting_rooms(rows, now)
-    return rows[0]
+    return build([session], now)[0]

@@ -23,7 +23,7 @@ from .. import audit, daily
 from ..db import retry_locked, write_tx
 from ..models import DailySession, User, WebhookDelivery, ZoomConnection, utcnow
 from ..zoom.tokens import mark_needs_reauth
-from . import presence
+from . import board, presence
 from .events import DEAUTHORIZED, MalformedEvent, parse_event
 from .findings import finding_key, open_finding, open_for, resolve_finding
 
@@ -53,6 +53,7 @@ def process_pending(*, now=None, limit=500):
     ]
     counts = collections.Counter(process_one(delivery_id, now=now) for delivery_id in ids)
     counts.pop(None, None)
+    board.recheck(now)  # a wait may have grown too long since the last event
     return dict(counts)
 
 

@@ -1,0 +1,42 @@
+"""Appointments and the Join presses they lead to."""
+
+from peewee import SQL, BigIntegerField, CharField, DateTimeField, ForeignKeyField
+
+from .base import BaseModel, utcnow
+from .people import Center, User
+
+
+class Appointment(BaseModel):
+    student = ForeignKeyField(User, backref="appointments", on_delete="CASCADE")
+    tutor = ForeignKeyField(User, null=True, backref="tutor_appointments", on_delete="SET NULL")
+    center = ForeignKeyField(Center, backref="appointments", on_delete="CASCADE")
+    kind = CharField(
+        max_length=20, constraints=[SQL("CHECK (kind IN ('online','walk_in','in_person'))")]
+    )
+    start_at = DateTimeField()  # naive UTC
+    end_at = DateTimeField()
+    # booked | cancelled | completed | waiting (walk-in queue) | assigned | left
+    status = CharField(max_length=20, default="booked")
+    note = CharField(max_length=500, null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+# No double booking of a tutor's slot: enforced by the database.
+Appointment.add_index(
+    Appointment.index(Appointment.tutor, Appointment.start_at, unique=True).where(
+        Appointment.status == "booked"
+    )
+)
+
+
+class JoinEvent(BaseModel):
+    student = ForeignKeyField(User, backref="join_events", on_delete="CASCADE")
+    appointment = ForeignKeyField(Appointment, null=True, on_delete="SET NULL")
+    tutor = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    center = ForeignKeyField(Center, null=True, on_delete="SET NULL")
+    destination = CharField(max_length=20)  # daily_session | connect_link | nowhere
+    meeting_id = BigIntegerField(null=True)
+    reason = CharField(max_length=200, null=True)
+    device_id = CharField(max_length=64, null=True)
+    created_at = DateTimeField(default=utcnow, index=True)

@@ -1,0 +1,99 @@
+"""Centers, the people in them, and their login sessions."""
+
+from peewee import SQL, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField
+
+from .base import BaseModel, JSONTextField, utcnow
+
+
+class Center(BaseModel):
+    name = CharField(max_length=200, unique=True)
+    timezone = CharField(max_length=64, default="America/New_York")
+    virtual_meetings_enabled = BooleanField(default=False)
+    waiting_room_default = BooleanField(default=True)
+    opens_at = CharField(max_length=5, default="09:00")  # HH:MM, center local time
+    closes_at = CharField(max_length=5, default="17:00")
+    allow_connect_links = BooleanField(default=True)
+    waiting_room_limit_minutes = IntegerField(default=5)
+    created_at = DateTimeField(default=utcnow)
+
+    def tutors(self):
+        """Active tutors who belong to this center."""
+        return (
+            User.select()
+            .join(Membership)
+            .where(Membership.center == self, User.role == "tutor", User.active == True)  # noqa: E712
+            .order_by(User.name)
+        )
+
+    def members(self):
+        """Every user who belongs to this center."""
+        return User.select().join(Membership).where(Membership.center == self).order_by(User.name)
+
+
+class User(BaseModel):
+    email = CharField(max_length=254, unique=True)  # stored lower-case
+    name = CharField(max_length=200)
+    role = CharField(
+        max_length=20,
+        constraints=[SQL("CHECK (role IN ('student','tutor','center_admin','account_admin'))")],
+    )
+    password_hash = CharField(max_length=255)
+    active = BooleanField(default=True)
+    connect_link = CharField(max_length=500, null=True)  # legacy field for tutors
+    # Bumped on logout-everywhere, password or role change and deactivation;
+    # a session carrying an older value is refused (RELIABILITY §3.1).
+    session_version = IntegerField(default=1)
+    created_at = DateTimeField(default=utcnow)
+    last_login_at = DateTimeField(null=True)
+
+    def centers(self):
+        """Centers this user belongs to (all of them for an account admin)."""
+        if self.role == "account_admin":
+            return Center.select().order_by(Center.name)
+        return Center.select().join(Membership).where(Membership.user == self).order_by(Center.name)
+
+    @classmethod
+    def by_email(cls, email):
+        """The user with this e-mail (case-insensitive), or None."""
+        return cls.get_or_none(cls.email == (email or "").strip().lower())
+
+    # The four members flask-login expects (kept here so models import no Flask).
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self):
+        return bool(self.active)
+
+    def get_id(self):
+        return str(self.id)
+
+    def __repr__(self):
+        return f"<User {self.id} {self.role}>"
+
+
+class Membership(BaseModel):
+    user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
+    center = ForeignKeyField(Center, backref="memberships", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("user", "center"), True),)
+
+
+class WebSession(BaseModel):
+    """A server-side login session; the cookie holds only a random id."""
+
+    sid_hash = CharField(max_length=64, primary_key=True)
+    user = ForeignKeyField(User, null=True, on_delete="CASCADE", backref="+")
+    data = JSONTextField(default=dict)
+    created_at = DateTimeField(default=utcnow)
+    last_seen = DateTimeField(default=utcnow)
+    expires_at = DateTimeField(index=True)
+
+
+class LoginAttempt(BaseModel):
+    """Failed logins, counted per e-mail and per address for throttling."""
+
+    email = CharField(max_length=254, index=True)
+    ip = CharField(max_length=64, index=True)
+    created_at = DateTimeField(default=utcnow, index=True)

@@ -188,10 +188,10 @@ def cancel(appointment, actor=None, now=None):
     now = now or utcnow()
     with write_tx():
         changed = (
-            Appointment.update(status="cancelled", updated_at=now)
+            Appointment.update(status=Appointment.CANCELLED, updated_at=now)
             .where(
                 Appointment.id == appointment.id,
-                Appointment.status == "booked",
+                Appointment.status == Appointment.BOOKED,
                 Appointment.end_at > now,
             )
             .execute()
@@ -203,8 +203,8 @@ def cancel(appointment, actor=None, now=None):
                 "appointment.cancel",
                 center=appointment.center_id,
                 target=appointment,
-                before={"status": "booked"},
-                after={"status": "cancelled"},
+                before={"status": Appointment.BOOKED},
+                after={"status": Appointment.CANCELLED},
             )
             bookings.queue_for(appointment, "cancellation", actor)
     if changed:
@@ -233,7 +233,7 @@ def upcoming_for_student(student, now=None, limit=50):
         .join(User, JOIN.LEFT_OUTER, on=(Appointment.tutor == User.id))
         .where(
             Appointment.student == student.id,
-            Appointment.status.in_(("booked", "assigned")),
+            Appointment.status.in_((Appointment.BOOKED, Appointment.ASSIGNED)),
             Appointment.end_at > now,
         )
         .order_by(Appointment.start_at)
@@ -266,7 +266,9 @@ def for_day(center, day, tutor=None):
             Appointment.center == center.id,
             Appointment.start_at >= start,
             Appointment.start_at < end,
-            Appointment.status.in_(("booked", "assigned", "completed")),
+            Appointment.status.in_(
+                (Appointment.BOOKED, Appointment.ASSIGNED, Appointment.COMPLETED)
+            ),
         )
         .order_by(Appointment.start_at, Appointment.id)
     )

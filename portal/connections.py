@@ -169,7 +169,7 @@ def disconnect(tutor, settings, http=None, actor=None, center=None):
         ZoomConnection.update(
             access_token_enc=None,
             refresh_token_enc=None,
-            status="revoked",
+            status=ZoomConnection.REVOKED,
             ended_at=connection.ended_at or utcnow(),
             revoke_pending=False,
             last_error=f"revoke failed: {type(exc).__name__}",

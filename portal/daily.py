@@ -39,7 +39,7 @@ FAILED_RETRY_AFTER = datetime.timedelta(minutes=5)
 TRANSIENT_RETRY_AFTER = datetime.timedelta(seconds=10)
 AMBIGUOUS_RETRY_AFTER = datetime.timedelta(seconds=30)
 TRANSIENT = (ZoomUnavailable, ZoomAmbiguous)
-READY = ("scheduled", "live", "ended")
+READY = (DailySession.SCHEDULED, DailySession.LIVE, DailySession.ENDED)
 TOPIC = "Daily Session {date}"
 
 
@@ -114,7 +114,7 @@ def _claim(tutor, center, day, now):
                 tutor=tutor,
                 center=center,
                 date=day,
-                status="pending",
+                status=DailySession.PENDING,
                 claim_id=claim_id,
                 lease_until=now + CLAIM_LEASE,
                 attempts=1,
@@ -127,14 +127,14 @@ def _claim(tutor, center, day, now):
     if row.status in READY:
         return row, False
     takeable = (
-        (DailySession.status == "pending") & (DailySession.lease_until < now)
-        | (DailySession.status == "missing")
-        | ((DailySession.status == "failed") & (DailySession.lease_until < now))
+        (DailySession.status == DailySession.PENDING) & (DailySession.lease_until < now)
+        | (DailySession.status == DailySession.MISSING)
+        | ((DailySession.status == DailySession.FAILED) & (DailySession.lease_until < now))
     )
     with write_tx():
         won = (
             DailySession.update(
-                status="pending",
+                status=DailySession.PENDING,
                 claim_id=claim_id,
                 lease_until=now + CLAIM_LEASE,
                 attempts=DailySession.attempts + 1,
@@ -148,7 +148,7 @@ def _claim(tutor, center, day, now):
 
 def _finish(row, meeting, outcome):
     fields = {
-        "status": "scheduled",
+        "status": DailySession.SCHEDULED,
         "zoom_meeting_id": int(meeting["id"]),
         "uuid": meeting.get("uuid"),
         "host_id": meeting.get("host_id"),
@@ -174,7 +174,7 @@ def _fail(row, error, retry_at):
     def write():
         with write_tx():
             DailySession.update(
-                status="failed", last_error=str(error)[:500], lease_until=retry_at
+                status=DailySession.FAILED, last_error=str(error)[:500], lease_until=retry_at
             ).where(DailySession.id == row.id, DailySession.claim_id == row.claim_id).execute()
 
     retry_locked(write)
@@ -251,7 +251,7 @@ def retire(session, reason):
     def write():
         with write_tx():
             return (
-                DailySession.update(status="missing", last_error=reason[:500])
+                DailySession.update(status=DailySession.MISSING, last_error=reason[:500])
                 .where(
                     DailySession.id == session.id,
                     DailySession.zoom_meeting_id == session.zoom_meeting_id,
@@ -296,7 +296,7 @@ def connected_tutors():
             User.role == "tutor",
             User.active == True,  # noqa: E712
             ZoomConnection.ended_at.is_null(),
-            ZoomConnection.status == "active",
+            ZoomConnection.status == ZoomConnection.ACTIVE,
             User.id.in_(enabled),
         )
         .order_by(User.id)

@@ -115,7 +115,7 @@ def check_tutor(tutor, client_factory):
         )
         rows.append(_connect_link_row(tutor, connected=False))
         return rows
-    if connection.status != "active":
+    if connection.status != ZoomConnection.ACTIVE:
         why = status_words(connection.status)
         rows.append(
             _refused_row(

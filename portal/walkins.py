@@ -49,7 +49,7 @@ def queue(center, now=None):
         .where(
             Appointment.center == center.id,
             Appointment.kind == "walk_in",
-            Appointment.status == "waiting",
+            Appointment.status == Appointment.WAITING,
             Appointment.start_at >= start,
             Appointment.start_at < end,
         )
@@ -70,8 +70,8 @@ def current_entry(student, center, now=None):
             Appointment.kind == "walk_in",
             Appointment.start_at >= start,
             Appointment.start_at < end,
-            (Appointment.status == "waiting")
-            | ((Appointment.status == "assigned") & (Appointment.end_at > now)),
+            (Appointment.status == Appointment.WAITING)
+            | ((Appointment.status == Appointment.ASSIGNED) & (Appointment.end_at > now)),
         )
         .order_by(Appointment.id.desc())
         .first()
@@ -80,7 +80,7 @@ def current_entry(student, center, now=None):
 
 def position(entry, center, now=None):
     """1-based place of a waiting entry in today's queue (None once it is not waiting)."""
-    if entry.status != "waiting":
+    if entry.status != Appointment.WAITING:
         return None
     start, end = _today(center, now or utcnow())
     ahead = (
@@ -88,7 +88,7 @@ def position(entry, center, now=None):
         .where(
             Appointment.center == entry.center_id,
             Appointment.kind == "walk_in",
-            Appointment.status == "waiting",
+            Appointment.status == Appointment.WAITING,
             Appointment.start_at >= start,
             Appointment.start_at < end,
             (Appointment.start_at < entry.start_at)
@@ -114,11 +114,11 @@ def join_queue(student, center, now=None):
     def write():
         with write_tx():
             # An entry left waiting on an earlier day no longer holds the student's place.
-            Appointment.update(status="left", updated_at=now).where(
+            Appointment.update(status=Appointment.LEFT, updated_at=now).where(
                 Appointment.student == student.id,
                 Appointment.center == center.id,
                 Appointment.kind == "walk_in",
-                Appointment.status == "waiting",
+                Appointment.status == Appointment.WAITING,
                 Appointment.start_at < start,
             ).execute()
             return Appointment.create(
@@ -126,7 +126,7 @@ def join_queue(student, center, now=None):
                 center=center,
                 tutor=None,
                 kind="walk_in",
-                status="waiting",
+                status=Appointment.WAITING,
                 start_at=now,
                 end_at=now + datetime.timedelta(hours=12),
                 created_at=now,
@@ -144,12 +144,12 @@ def leave_queue(student, entry_id, now=None):
     now = now or utcnow()
     with write_tx():
         changed = (
-            Appointment.update(status="left", updated_at=now)
+            Appointment.update(status=Appointment.LEFT, updated_at=now)
             .where(
                 Appointment.id == entry_id,
                 Appointment.student == student.id,
                 Appointment.kind == "walk_in",
-                Appointment.status == "waiting",
+                Appointment.status == Appointment.WAITING,
             )
             .execute()
         )
@@ -172,7 +172,7 @@ def _assign(center, entry_id, tutor, now):
         return (
             Appointment.update(
                 tutor=tutor.id,
-                status="assigned",
+                status=Appointment.ASSIGNED,
                 end_at=now + datetime.timedelta(minutes=WALK_IN_MINUTES),
                 updated_at=now,
             )
@@ -180,7 +180,7 @@ def _assign(center, entry_id, tutor, now):
                 Appointment.id == entry_id,
                 Appointment.center == center.id,
                 Appointment.kind == "walk_in",
-                Appointment.status == "waiting",
+                Appointment.status == Appointment.WAITING,
                 Appointment.start_at >= start,
                 Appointment.start_at < end,
             )

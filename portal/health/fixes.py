@@ -200,7 +200,7 @@ def _end_locally(conn):
     def write():
         with write_tx():
             ZoomConnection.update(
-                status="revoked",
+                status=ZoomConnection.REVOKED,
                 ended_at=now,
                 access_token_enc=None,
                 refresh_token_enc=None,
@@ -226,7 +226,7 @@ def recreate_session(app, finding, actor):
     deleted, undeletable = None, False
     if (
         session is not None
-        and session.status == "pending"
+        and session.status == DailySession.PENDING
         and session.lease_until
         and (session.lease_until > utcnow())
     ):
@@ -250,7 +250,9 @@ def recreate_session(app, finding, actor):
     if session is not None:
         retry_locked(
             lambda: (
-                DailySession.update(status="missing", last_error="recreated by an administrator")
+                DailySession.update(
+                    status=DailySession.MISSING, last_error="recreated by an administrator"
+                )
                 .where(DailySession.id == session.id)
                 .execute()
             )

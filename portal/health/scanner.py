@@ -195,7 +195,7 @@ def run_scan(
     targets = zoomcheck.targets(tutors, now)
     report.tutors = len(targets)
     if scan is not None:
-        _progress_row(scan, total=len(targets), status="running", started_at=utcnow())
+        _progress_row(scan, total=len(targets), status=HealthScan.RUNNING, started_at=utcnow())
 
     def progress(done, calls):
         if scan is not None:
@@ -307,7 +307,7 @@ def _save_profiles(outcomes):
 def _broken(tutors):
     """Tutors (in scope) whose current connection is not usable: their sessions are unknown."""
     query = ZoomConnection.select(ZoomConnection.tutor).where(
-        ZoomConnection.ended_at.is_null(), ZoomConnection.status != "active"
+        ZoomConnection.ended_at.is_null(), ZoomConnection.status != ZoomConnection.ACTIVE
     )
     if tutors is not None:
         query = query.where(ZoomConnection.tutor.in_(tutors))
@@ -336,7 +336,7 @@ def readiness(centers=None):
             on=(
                 (ZoomConnection.tutor == User.id)
                 & ZoomConnection.ended_at.is_null()
-                & (ZoomConnection.status == "active")
+                & (ZoomConnection.status == ZoomConnection.ACTIVE)
             ),
         )
         .where(
@@ -385,7 +385,9 @@ def _progress_row(scan, **fields):
     retry_locked(
         lambda: (
             HealthScan.update(**fields)
-            .where(HealthScan.id == scan.id, HealthScan.lock == "active")  # not once taken over
+            .where(
+                HealthScan.id == scan.id, HealthScan.lock == HealthScan.LOCKED
+            )  # not once taken over
             .execute()
         )
     )

@@ -64,7 +64,7 @@ def targets(tutors=None, now=None):
         .join(User, on=(ZoomConnection.tutor == User.id))
         .where(
             ZoomConnection.ended_at.is_null(),
-            ZoomConnection.status == "active",
+            ZoomConnection.status == ZoomConnection.ACTIVE,
             User.active == True,  # noqa: E712
             User.role == "tutor",
         )

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .. import daily
-from ..models import User, utcnow
+from ..models import Appointment, User, ZoomConnection, utcnow
 from ..webhooks.findings import open_finding, resolve_finding
 from ..zoom.settings import is_zoom_host
 from .events import events, record
@@ -169,17 +169,17 @@ def send(
 def closed_reason(target, now=None):
     """Why this appointment can't be joined right now (a word), or None when it can."""
     now = now or utcnow()
-    if target.status == "cancelled":
+    if target.status == Appointment.CANCELLED:
         return "cancelled"
     if target.kind == "walk_in":
-        if target.status == "waiting":
+        if target.status == Appointment.WAITING:
             return "waiting"
-        if target.status != "assigned" or target.end_at <= now:
+        if target.status != Appointment.ASSIGNED or target.end_at <= now:
             return "ended"
         return None
     if target.kind != "online":
         return "in_person"
-    if target.status != "booked" or target.end_at <= now:
+    if target.status != Appointment.BOOKED or target.end_at <= now:
         return "ended"
     if now < target.start_at - OPENS_BEFORE:
         return "not_yet"
@@ -262,7 +262,7 @@ def resolve(target, client_factory, url_allowed, now=None):
     if target.tutor_id is None or not target.tutor_active:
         return _nowhere(target, "no_tutor", now)
     if target.connection_status is not None:
-        if target.connection_status != "active":
+        if target.connection_status != ZoomConnection.ACTIVE:
             return _nowhere(target, "connection_broken", now)
         session, reason = target.session, "session_known"
         if session is None or not session.ready:

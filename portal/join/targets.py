@@ -229,9 +229,9 @@ def open_appointment(student_id, tutor_id, now):
             Appointment.student == student_id,
             Appointment.tutor == tutor_id,
             Appointment.end_at > now,
-            ((Appointment.kind == "online") & (Appointment.status == "booked"))
+            ((Appointment.kind == "online") & (Appointment.status == Appointment.BOOKED))
             & (Appointment.start_at <= now + OPENS_BEFORE)
-            | ((Appointment.kind == "walk_in") & (Appointment.status == "assigned")),
+            | ((Appointment.kind == "walk_in") & (Appointment.status == Appointment.ASSIGNED)),
         )
         .order_by(Appointment.start_at)
         .first()

@@ -7,6 +7,14 @@ from .people import Center, User
 
 
 class Appointment(BaseModel):
+    # status values (walk-ins queue as WAITING, then ASSIGNED or LEFT)
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+    WAITING = "waiting"
+    ASSIGNED = "assigned"
+    LEFT = "left"
+
     student = ForeignKeyField(User, backref="appointments", on_delete="CASCADE")
     tutor = ForeignKeyField(User, null=True, backref="tutor_appointments", on_delete="SET NULL")
     center = ForeignKeyField(Center, backref="appointments", on_delete="CASCADE")
@@ -25,7 +33,7 @@ class Appointment(BaseModel):
 # No double booking of a tutor's slot: enforced by the database.
 Appointment.add_index(
     Appointment.index(Appointment.tutor, Appointment.start_at, unique=True).where(
-        Appointment.status == "booked"
+        Appointment.status == Appointment.BOOKED
     )
 )
 

@@ -51,6 +51,13 @@ class HealthScan(BaseModel):
     its UNIQUE constraint lets only one scan run at a time.
     """
 
+    # status values
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    LOCKED = "active"  # the value of ``lock`` while queued or running
+
     status = CharField(max_length=12, default="queued")  # queued | running | done | failed
     lock = CharField(max_length=10, null=True, unique=True)
     trigger = CharField(max_length=20, default="manual")  # manual | schedule | cli | demo
@@ -72,7 +79,7 @@ class HealthScan(BaseModel):
     @classmethod
     def finished(cls):
         """Scans that ran to the end, newest first."""
-        return cls.select().where(cls.status == "done").order_by(cls.finished_at.desc())
+        return cls.select().where(cls.status == cls.DONE).order_by(cls.finished_at.desc())
 
 
 class HealthSnapshot(BaseModel):

@@ -26,6 +26,13 @@ class OutboxMessage(BaseModel):
     The row is written before anything is sent, so nothing is lost while SMTP is down.
     """
 
+    # status values (FAILED: gave up, an admin may retry; SKIPPED: no longer due)
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
     key = CharField(max_length=200, unique=True)
     # confirmation | reminder | cancellation | alert | shift_alert
     kind = CharField(max_length=20)
@@ -59,8 +66,8 @@ class OutboxMessage(BaseModel):
     def due(cls, now):
         """Rows a sender may claim now: queued and due, or a sender's lease ran out."""
         return cls.select().where(
-            ((cls.status == "queued") & (cls.next_attempt_at <= now))
-            | ((cls.status == "sending") & (cls.lease_until < now))
+            ((cls.status == cls.QUEUED) & (cls.next_attempt_at <= now))
+            | ((cls.status == cls.SENDING) & (cls.lease_until < now))
         )
 
 
@@ -83,6 +90,12 @@ class CalendarFeed(BaseModel):
 
 class ShiftCheck(BaseModel):
     """The before-shift check of one tutor-day, claimed (UNIQUE) before Zoom is asked."""
+
+    # status values (UNCHECKED: Zoom did not answer; tried again)
+    RUNNING = "running"
+    READY = "ready"
+    ALERTED = "alerted"
+    UNCHECKED = "unchecked"
 
     tutor = ForeignKeyField(User, backref="+", on_delete="CASCADE")
     day = DateField()

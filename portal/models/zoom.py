@@ -19,6 +19,14 @@ from .people import Center, User
 class ZoomConnection(BaseModel):
     """A tutor's link to one Zoom user. Ended rows stay for the record."""
 
+    # status values
+    ACTIVE = "active"
+    NEEDS_REAUTH = "needs_reauth"
+    REVOKED = "revoked"
+    DEAUTHORIZED = "deauthorized"
+    ERROR = "error"
+    ENDED = "ended"
+
     tutor = ForeignKeyField(User, backref="zoom_connections", on_delete="CASCADE")
     zoom_user_id = CharField(max_length=64)
     account_id = CharField(max_length=64, null=True)
@@ -63,6 +71,14 @@ ZoomConnection.add_index(
 
 class DailySession(BaseModel):
     """The one Zoom meeting a tutor holds on a given (center-local) date."""
+
+    # status values
+    PENDING = "pending"  # claimed, Zoom not called yet
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+    MISSING = "missing"
+    FAILED = "failed"
 
     tutor = ForeignKeyField(User, backref="daily_sessions", on_delete="CASCADE")
     center = ForeignKeyField(Center, null=True, on_delete="SET NULL")

@@ -28,7 +28,7 @@ from ..zoom.wiring import zoom_settings
 PREFIX = "vmc_"
 TOKEN_SHAPE = re.compile(r"^vmc_[A-Za-z0-9_-]{40,60}$")
 PAST_DAYS = 30
-STATUSES = ("booked", "assigned", "completed")
+STATUSES = (Appointment.BOOKED, Appointment.ASSIGNED, Appointment.COMPLETED)
 
 
 def digest(token):

@@ -141,7 +141,7 @@ def _invite(ctx, settings, method, cancelled=False):
 
 def confirmation(app, row, recipient, settings):
     ctx = _appointment_context(app, row, recipient, settings)
-    if ctx["appointment"].status == "cancelled":
+    if ctx["appointment"].status == Appointment.CANCELLED:
         raise Skip("the appointment was cancelled before its confirmation went out")
     if ctx["is_student"]:
         subject = f"Booked: {ctx['what']} with {ctx['other']}, {ctx['when']}"
@@ -154,7 +154,7 @@ def confirmation(app, row, recipient, settings):
 def reminder(app, row, recipient, settings):
     ctx = _appointment_context(app, row, recipient, settings)
     appointment = ctx["appointment"]
-    if appointment.status != "booked":
+    if appointment.status != Appointment.BOOKED:
         raise Skip("the appointment is no longer booked")
     if appointment.start_at <= utcnow():
         raise Skip("the appointment has already started")
@@ -172,7 +172,7 @@ def cancellation(app, row, recipient, settings):
         OutboxMessage.recipient == recipient.id,
         OutboxMessage.kind == "confirmation",
     )
-    if confirmed is not None and confirmed.status == "skipped":
+    if confirmed is not None and confirmed.status == OutboxMessage.SKIPPED:
         raise Skip("the booking was never announced, so there is nothing to cancel")
     actor = row.actor_id
     sides = (ctx["appointment"].student_id, ctx["appointment"].tutor_id)

@@ -81,15 +81,15 @@ def claim(owner, now=None):
 
 
 def _take(message_id, owner, now):
-    due = ((OutboxMessage.status == "queued") & (OutboxMessage.next_attempt_at <= now)) | (
-        (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now)
-    )
+    due = (
+        (OutboxMessage.status == OutboxMessage.QUEUED) & (OutboxMessage.next_attempt_at <= now)
+    ) | ((OutboxMessage.status == OutboxMessage.SENDING) & (OutboxMessage.lease_until < now))
 
     def write():
         with write_tx():
             return (
                 OutboxMessage.update(
-                    status="sending",
+                    status=OutboxMessage.SENDING,
                     lease_owner=owner,
                     lease_until=now + LEASE,
                     attempts=OutboxMessage.attempts + 1,
@@ -120,11 +120,13 @@ def _finish(row, owner, **fields):
 def _failed(row, owner, error, now):
     error = str(error)[:500]
     if row.attempts >= MAX_ATTEMPTS:
-        _finish(row, owner, status="failed", last_error=error)
+        _finish(row, owner, status=OutboxMessage.FAILED, last_error=error)
         log.warning("mail %s failed for good after %s attempts: %s", row.id, row.attempts, error)
     else:
         wait = backoff(row.attempts)
-        _finish(row, owner, status="queued", last_error=error, next_attempt_at=now + wait)
+        _finish(
+            row, owner, status=OutboxMessage.QUEUED, last_error=error, next_attempt_at=now + wait
+        )
         log.info("mail %s not sent (%s); next try in %ss", row.id, error, int(wait.seconds))
 
 
@@ -156,7 +158,7 @@ def deliver_due(app, now=None, limit=BATCH, transport=None):
             try:
                 content = render(app, row)
             except Skip as why:
-                _finish(row, owner, status="skipped", last_error=str(why)[:500])
+                _finish(row, owner, status=OutboxMessage.SKIPPED, last_error=str(why)[:500])
                 counts["skipped"] += 1
                 continue
             except Exception:  # noqa: BLE001 - one broken message must not stop the others
@@ -175,7 +177,7 @@ def deliver_due(app, now=None, limit=BATCH, transport=None):
             _finish(
                 row,
                 owner,
-                status="sent",
+                status=OutboxMessage.SENT,
                 sent_at=utcnow(),
                 last_error=None,
                 to_address=content.to_address,
@@ -194,8 +196,11 @@ def deliver_due(app, now=None, limit=BATCH, transport=None):
 def retry(message_id, center_ids=None):
     """Put a failed (or waiting) message back at the front of the queue; True if it was."""
     query = OutboxMessage.update(
-        status="queued", next_attempt_at=utcnow(), attempts=0, updated_at=utcnow()
-    ).where(OutboxMessage.id == message_id, OutboxMessage.status.in_(("failed", "queued")))
+        status=OutboxMessage.QUEUED, next_attempt_at=utcnow(), attempts=0, updated_at=utcnow()
+    ).where(
+        OutboxMessage.id == message_id,
+        OutboxMessage.status.in_((OutboxMessage.FAILED, OutboxMessage.QUEUED)),
+    )
     if center_ids is not None:
         query = query.where(OutboxMessage.center.in_(list(center_ids)))
 

@@ -19,7 +19,7 @@ def due(now, minutes):
     """Booked online appointments that start within the next ``minutes``."""
     return Appointment.select().where(
         Appointment.kind == "online",
-        Appointment.status == "booked",
+        Appointment.status == Appointment.BOOKED,
         Appointment.start_at > now,
         Appointment.start_at <= now + datetime.timedelta(minutes=minutes),
     )

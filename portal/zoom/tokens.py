@@ -67,7 +67,7 @@ log = logging.getLogger("portal.zoom.tokens")
 
 REFRESH_MARGIN = datetime.timedelta(seconds=120)
 LEASE = datetime.timedelta(seconds=30)
-USABLE_STATUS = "active"
+USABLE_STATUS = ZoomConnection.ACTIVE
 
 
 # --- connecting ------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def store_new_connection(tutor, profile, token, settings, *, clock=utcnow):
                 keep = not same_user and bool(old.access_token_enc)
                 ZoomConnection.update(
                     ended_at=now,
-                    status="ended",
+                    status=ZoomConnection.ENDED,
                     lease_owner=None,
                     lease_until=None,
                     version=ZoomConnection.version + 1,
@@ -217,7 +217,9 @@ def replace_grant(connection, token, *, settings, clock=utcnow):
 # --- marking ---------------------------------------------------------------------------------
 
 
-def mark_needs_reauth(connection_id, reason, *, version=None, clock=utcnow, status="needs_reauth"):
+def mark_needs_reauth(
+    connection_id, reason, *, version=None, clock=utcnow, status=ZoomConnection.NEEDS_REAUTH
+):
     """Stop using a connection until the tutor reconnects; True if this call changed it.
 
     With ``version`` the change only happens if nobody rotated the tokens meanwhile.

@@ -50,7 +50,7 @@ def run(ctx):
         .join(User, on=(ZoomConnection.tutor == User.id))
         .where(
             ZoomConnection.ended_at.is_null(),
-            ZoomConnection.status != "active",
+            ZoomConnection.status != ZoomConnection.ACTIVE,
             User.active == True,  # noqa: E712
         )
     )

@@ -42,7 +42,7 @@ def run(ctx):
         .join(User, on=(ZoomConnection.tutor == User.id))
         .where(
             ZoomConnection.ended_at.is_null(),
-            ZoomConnection.status == "active",
+            ZoomConnection.status == ZoomConnection.ACTIVE,
             ZoomConnection.user_type.in_(list(TYPES)),
         )
     )

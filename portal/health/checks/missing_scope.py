@@ -40,7 +40,7 @@ CHUNK = 500  # scope strings per IN (...) list
 def _current():
     return (
         ZoomConnection.ended_at.is_null(),
-        ZoomConnection.status == "active",
+        ZoomConnection.status == ZoomConnection.ACTIVE,
         ZoomConnection.scopes.is_null(False),
     )
 

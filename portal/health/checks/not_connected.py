@@ -47,7 +47,7 @@ def run(ctx):
         .join(Center, on=(Appointment.center == Center.id))
         .where(
             Appointment.kind == "online",
-            Appointment.status == "booked",
+            Appointment.status == Appointment.BOOKED,
             Appointment.end_at >= ctx.now,
             Center.virtual_meetings_enabled == True,  # noqa: E712
             User.active == True,  # noqa: E712

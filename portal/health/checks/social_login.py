@@ -51,7 +51,7 @@ def run(ctx):
         .join(User, on=(ZoomConnection.tutor == User.id))
         .where(
             ZoomConnection.ended_at.is_null(),
-            ZoomConnection.status == "active",
+            ZoomConnection.status == ZoomConnection.ACTIVE,
             ZoomConnection.login_types.is_null(False),
             social,
         )

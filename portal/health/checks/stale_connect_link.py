@@ -50,7 +50,7 @@ def run(ctx):
             on=(
                 (ZoomConnection.tutor == User.id)
                 & ZoomConnection.ended_at.is_null()
-                & (ZoomConnection.status == "active")
+                & (ZoomConnection.status == ZoomConnection.ACTIVE)
             ),
         )
         .where(User.role == "tutor", User.connect_link.contains("zoom"))

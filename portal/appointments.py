@@ -9,11 +9,11 @@ status='booked' still backs the exact same slot). Cancelling frees the slots.
 
 import datetime
 import re
-import zoneinfo
 
 from peewee import JOIN, DateTimeField, ForeignKeyField, IntegrityError
 
 from . import audit
+from .clock import day_bounds, to_local, to_utc  # noqa: F401 - day_bounds, to_local: admin, cli
 from .db import write_tx
 from .models import (
     APPOINTMENT_KINDS,
@@ -58,9 +58,7 @@ def parse_start(value, timezone):
         ) from None
     if not DAY_MIN <= moment.date() <= DAY_MAX:  # e.g. 9999-12-31T23:59 overflows in UTC
         raise ValidationError(f"Choose a date between {DAY_MIN} and {DAY_MAX}.", "at")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
-    return moment.astimezone(datetime.UTC).replace(tzinfo=None, second=0, microsecond=0)
+    return to_utc(moment, timezone).replace(second=0, microsecond=0)
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -76,13 +74,6 @@ def compose_start(date, time):
     if not _TIME.match(time):
         raise ValidationError("Choose a start time, like 14:00.", "time")
     return f"{date}T{time}"
-
-
-def to_local(moment, timezone):
-    """A naive-UTC datetime as an aware datetime in the center's time zone."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=datetime.UTC).astimezone(zoneinfo.ZoneInfo(timezone))
 
 
 def parse_minutes(value):
@@ -241,20 +232,9 @@ def upcoming_for_student(student, now=None, limit=50):
     )
 
 
-def day_bounds(timezone, day):
-    """The naive-UTC [start, end) of a center-local date."""
-    zone = zoneinfo.ZoneInfo(timezone)
-    start = datetime.datetime.combine(day, datetime.time(0), tzinfo=zone)
-    end = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time(0), tzinfo=zone)
-    return (
-        start.astimezone(datetime.UTC).replace(tzinfo=None),
-        end.astimezone(datetime.UTC).replace(tzinfo=None),
-    )
-
-
 def for_day(center, day, tutor=None):
     """A center's (or one tutor's) appointments and taken walk-ins on a center-local date."""
-    start, end = day_bounds(center.timezone, day)
+    start, end = center.day_bounds(day)
     Student = User.alias("student")
     Tutor = User.alias("tutor")
     query = (

@@ -13,8 +13,6 @@ import datetime
 from peewee import JOIN, IntegrityError
 
 from . import audit
-from .appointments import day_bounds
-from .daily import center_today
 from .db import retry_locked, write_tx
 from .models import Appointment, Center, Membership, User, utcnow
 from .validation import ValidationError
@@ -36,7 +34,7 @@ def walk_in_centers(user):
 
 
 def _today(center, now):
-    return day_bounds(center.timezone, center_today(center, now))
+    return center.day_bounds(center.today(now))
 
 
 def queue(center, now=None):

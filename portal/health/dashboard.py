@@ -78,7 +78,7 @@ def filtered(centers, filters):
     if filters.severity:
         query = query.where(Finding.severity == filters.severity)
     if filters.status == "open":
-        query = query.where(Finding.resolved_at.is_null())
+        query = query.where(Finding.is_open())
     elif filters.status == "resolved":
         query = query.where(Finding.resolved_at.is_null(False))
     return query
@@ -93,7 +93,7 @@ def summary(centers):
     """Open findings per check and severity: [(check, title, {severity: n}, total)]."""
     query = scoped(
         Finding.select(Finding.check, Finding.severity, fn.COUNT(Finding.id)).where(
-            Finding.resolved_at.is_null()
+            Finding.is_open()
         ),
         centers,
     ).group_by(Finding.check, Finding.severity)
@@ -119,8 +119,7 @@ def trend(centers, days=TREND_DAYS, now=None):
                 None,
                 [
                     (
-                        (Finding.first_seen < end)
-                        & (Finding.resolved_at.is_null() | (Finding.resolved_at >= end)),
+                        (Finding.first_seen < end) & Finding.was_open_at(end),
                         1,
                     )
                 ],
@@ -131,9 +130,7 @@ def trend(centers, days=TREND_DAYS, now=None):
     ]
     since = datetime.datetime.combine(dates[0], datetime.time())
     query = scoped(
-        Finding.select(*columns).where(
-            Finding.resolved_at.is_null() | (Finding.resolved_at >= since)
-        ),
+        Finding.select(*columns).where(Finding.was_open_at(since)),
         centers,
     )
     row = query.tuples().first() or ()

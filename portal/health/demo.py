@@ -66,7 +66,7 @@ def add_people(now=None):
         tutors[email] = accounts.create_user(email, name, "tutor", PASSWORD, centers=[center])
     student = User.by_email(STUDENT)
     # not_connected: an online appointment tomorrow with a tutor who never connected Zoom.
-    tomorrow = daily.center_today(center, now) + datetime.timedelta(days=1)
+    tomorrow = center.today(now) + datetime.timedelta(days=1)
     appointments.book(
         student, tutors["offline.tutor@demo.edu"], "online", f"{tomorrow.isoformat()}T15:00", 30
     )

@@ -99,9 +99,7 @@ def open_finding(
         opened.clear()
         with write_tx():
             updated = (
-                Finding.update(**refresh)
-                .where(Finding.key == key, Finding.resolved_at.is_null())
-                .execute()
+                Finding.update(**refresh).where(Finding.key == key, Finding.is_open()).execute()
             )
             if not updated:
                 try:
@@ -109,10 +107,8 @@ def open_finding(
                         opened.append(Finding.insert(fields).execute())
                         _opened(opened)
                 except IntegrityError:  # opened a moment ago by someone else: refresh theirs
-                    Finding.update(**refresh).where(
-                        Finding.key == key, Finding.resolved_at.is_null()
-                    ).execute()
-        return Finding.get(Finding.key == key, Finding.resolved_at.is_null())
+                    Finding.update(**refresh).where(Finding.key == key, Finding.is_open()).execute()
+        return Finding.get(Finding.key == key, Finding.is_open())
 
     row = retry_locked(write)
     if opened:
@@ -139,7 +135,7 @@ def _wake():
 
 def open_for(key):
     """The open finding with this key, or None."""
-    return Finding.get_or_none(Finding.key == key, Finding.resolved_at.is_null())
+    return Finding.open_for(key)
 
 
 def resolve(key, how, *, by=None, now=None):
@@ -154,7 +150,7 @@ def resolve(key, how, *, by=None, now=None):
                     resolved_by=getattr(by, "id", by),
                     last_checked=now,
                 )
-                .where(Finding.key == key, Finding.resolved_at.is_null())
+                .where(Finding.key == key, Finding.is_open())
                 .execute()
             )
         )
@@ -199,7 +195,7 @@ def apply(
         Finding.severity,
         Finding.detail,
         Finding.evidence,
-    ).where(Finding.resolved_at.is_null(), Finding.check.in_(checks))
+    ).where(Finding.is_open(), Finding.check.in_(checks))
     if tutors is not None:
         query = query.where(Finding.tutor.in_(tutors))
     existing = {row[1]: row for row in query.tuples()}
@@ -228,7 +224,7 @@ def apply(
         with write_tx():
             for chunk in _chunks([i for i, _ in untouched], 5000):
                 Finding.update(last_seen=now, last_checked=now).where(
-                    Finding.id.in_(chunk), Finding.resolved_at.is_null()
+                    Finding.id.in_(chunk), Finding.is_open()
                 ).execute()
             for finding_id, obs in changed:
                 Finding.update(
@@ -238,7 +234,7 @@ def apply(
                     center=obs.center_id,
                     last_seen=now,
                     last_checked=now,
-                ).where(Finding.id == finding_id, Finding.resolved_at.is_null()).execute()
+                ).where(Finding.id == finding_id, Finding.is_open()).execute()
             by_check = {}
             for finding_id, check, _key in resolve_ids:
                 by_check.setdefault(check, []).append(finding_id)
@@ -246,7 +242,7 @@ def apply(
                 how = (resolutions or {}).get(check, "No longer found by the health check")
                 for chunk in _chunks(ids, 5000):
                     Finding.update(resolved_at=now, resolution=how[:200], last_checked=now).where(
-                        Finding.id.in_(chunk), Finding.resolved_at.is_null()
+                        Finding.id.in_(chunk), Finding.is_open()
                     ).execute()
             for chunk in _chunks(inserts):
                 try:
@@ -256,7 +252,7 @@ def apply(
                         _opened(
                             row.id
                             for row in Finding.select(Finding.id).where(
-                                Finding.key.in_(keys), Finding.resolved_at.is_null()
+                                Finding.key.in_(keys), Finding.is_open()
                             )
                         )
                 except IntegrityError:  # Join or a webhook opened one of these meanwhile

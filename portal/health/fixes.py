@@ -52,7 +52,7 @@ def recheck(app, tutor_ids):
 
 def still_open(finding):
     """The open finding with this finding's key (the same one, or a new one), or None."""
-    return Finding.get_or_none(Finding.key == finding.key, Finding.resolved_at.is_null())
+    return Finding.open_for(finding.key)
 
 
 def _outcome(finding, fixed, remains):
@@ -210,7 +210,7 @@ def _end_locally(conn):
                 version=ZoomConnection.version + 1,
                 last_error="ended by an administrator: the Zoom account stays with another tutor",
                 updated_at=now,
-            ).where(ZoomConnection.id == conn.id, ZoomConnection.ended_at.is_null()).execute()
+            ).where(ZoomConnection.id == conn.id, ZoomConnection.is_current()).execute()
 
     retry_locked(write)
 

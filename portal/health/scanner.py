@@ -298,7 +298,7 @@ def _save_profiles(outcomes):
         with write_tx():
             for conn_id, fields in changes:
                 ZoomConnection.update(**fields, updated_at=utcnow()).where(
-                    ZoomConnection.id == conn_id, ZoomConnection.ended_at.is_null()
+                    ZoomConnection.id == conn_id, ZoomConnection.is_current()
                 ).execute()
 
     retry_locked(write)
@@ -306,9 +306,7 @@ def _save_profiles(outcomes):
 
 def _broken(tutors):
     """Tutors (in scope) whose current connection is not usable: their sessions are unknown."""
-    query = ZoomConnection.select(ZoomConnection.tutor).where(
-        ZoomConnection.ended_at.is_null(), ZoomConnection.status != ZoomConnection.ACTIVE
-    )
+    query = ZoomConnection.select(ZoomConnection.tutor).where(ZoomConnection.is_broken())
     if tutors is not None:
         query = query.where(ZoomConnection.tutor.in_(tutors))
     return [row[0] for row in query.tuples()]
@@ -320,7 +318,7 @@ def readiness(centers=None):
     Ready = active tutor with a working Zoom connection and no open critical finding.
     """
     critical = Finding.select(Finding.id).where(
-        Finding.tutor == User.id, Finding.resolved_at.is_null(), Finding.severity == "critical"
+        Finding.tutor == User.id, Finding.is_open(), Finding.severity == "critical"
     )
     ready = Case(None, [(ZoomConnection.id.is_null(False) & ~fn.EXISTS(critical), User.id)], None)
     query = (
@@ -333,11 +331,7 @@ def readiness(centers=None):
         .join(
             ZoomConnection,
             JOIN.LEFT_OUTER,
-            on=(
-                (ZoomConnection.tutor == User.id)
-                & ZoomConnection.ended_at.is_null()
-                & (ZoomConnection.status == ZoomConnection.ACTIVE)
-            ),
+            on=((ZoomConnection.tutor == User.id) & ZoomConnection.is_usable()),
         )
         .where(
             User.role == "tutor",
@@ -347,7 +341,7 @@ def readiness(centers=None):
         .group_by(Membership.center)
     )
     opened = Finding.select(Finding.center, fn.COUNT(Finding.id)).where(
-        Finding.resolved_at.is_null(), Finding.center.is_null(False)
+        Finding.is_open(), Finding.center.is_null(False)
     )
     if centers is not None:
         query = query.where(Membership.center.in_(list(centers)))

@@ -6,12 +6,11 @@ peewee query. Today's session (in its center's time zone) is picked in Python.
 """
 
 import datetime
-import zoneinfo
 from dataclasses import dataclass
 
 from peewee import JOIN
 
-from .. import daily
+from .. import clock, daily
 from ..models import Appointment, Center, DailySession, Membership, User, ZoomConnection, utcnow
 
 OPENS_BEFORE = datetime.timedelta(minutes=30)
@@ -77,7 +76,7 @@ _COLUMNS = (
 
 
 def _local_date(timezone, now):
-    return now.replace(tzinfo=datetime.UTC).astimezone(zoneinfo.ZoneInfo(timezone)).date()
+    return clock.local_date(now, timezone)
 
 
 def _day_window(now):
@@ -92,7 +91,7 @@ def _with_tutor_state(query, tutor_column, day_from, day_to):
         query.join(
             ZoomConnection,
             JOIN.LEFT_OUTER,
-            on=(ZoomConnection.tutor == tutor_column) & ZoomConnection.ended_at.is_null(),
+            on=(ZoomConnection.tutor == tutor_column) & ZoomConnection.is_current(),
         )
         .switch()
         .join(

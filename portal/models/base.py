@@ -1,11 +1,13 @@
 """What every model shares: the database, naive-UTC time, JSON text, the role names."""
 
-import datetime
 import json
 
 from peewee import Model, TextField
 
+from ..clock import utcnow
 from ..db import database
+
+__all__ = ["APPOINTMENT_KINDS", "ROLES", "ROLE_LABELS", "BaseModel", "JSONTextField", "utcnow"]
 
 ROLES = ("student", "tutor", "center_admin", "account_admin")
 ROLE_LABELS = {
@@ -15,11 +17,6 @@ ROLE_LABELS = {
     "account_admin": "Account administrator",
 }
 APPOINTMENT_KINDS = ("online", "walk_in", "in_person")
-
-
-def utcnow():
-    """Naive UTC now; every stored timestamp is naive UTC."""
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 class JSONTextField(TextField):

@@ -25,9 +25,24 @@ class Finding(BaseModel):
     resolution = CharField(max_length=200, null=True)
 
     @classmethod
+    def is_open(cls):
+        """The predicate "not yet resolved" (for updates and column selects)."""
+        return cls.resolved_at.is_null()
+
+    @classmethod
+    def was_open_at(cls, moment):
+        """The predicate "still open at ``moment``": unresolved, or resolved at or after it."""
+        return cls.is_open() | (cls.resolved_at >= moment)
+
+    @classmethod
     def open(cls):
         """Findings not yet resolved."""
-        return cls.select().where(cls.resolved_at.is_null())
+        return cls.select().where(cls.is_open())
+
+    @classmethod
+    def open_for(cls, key):
+        """The open finding with this key, or None (at most one: a partial UNIQUE index)."""
+        return cls.get_or_none(cls.key == key, cls.is_open())
 
 
 Finding.add_index(Finding.index(Finding.key, unique=True).where(Finding.resolved_at.is_null()))

@@ -1,7 +1,8 @@
 """Centers, the people in them, and their login sessions."""
 
-from peewee import SQL, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField
+from peewee import SQL, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, fn
 
+from .. import clock
 from .base import BaseModel, JSONTextField, utcnow
 
 
@@ -15,6 +16,40 @@ class Center(BaseModel):
     allow_connect_links = BooleanField(default=True)
     waiting_room_limit_minutes = IntegerField(default=5)
     created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def is_virtual(cls):
+        """The predicate "Virtual Meetings switched on"."""
+        return cls.virtual_meetings_enabled == True  # noqa: E712
+
+    @classmethod
+    def with_virtual_meetings(cls):
+        """Centers with Virtual Meetings switched on."""
+        return cls.select().where(cls.is_virtual())
+
+    @classmethod
+    def of(cls, user):
+        """The centers ``user`` (a row, an id or an id column) is a member of, by name."""
+        return cls.select().join(Membership).where(Membership.user == user).order_by(cls.name)
+
+    @classmethod
+    def home_of(cls, user):
+        """SQL for a user's home center id: the first by name with Virtual Meetings on, else
+        the first by name (the column form of ``User.home_center``, for findings)."""
+        first = cls.of(user).select(cls.id).limit(1)
+        return fn.COALESCE(first.where(cls.is_virtual()), first)
+
+    def today(self, now=None):
+        """Today's date at this center."""
+        return clock.today(self.timezone, now)
+
+    def local(self, moment):
+        """A naive-UTC datetime as an aware datetime in this center's time zone."""
+        return clock.to_local(moment, self.timezone)
+
+    def day_bounds(self, day):
+        """The naive-UTC [start, end) of one of this center's dates."""
+        return clock.day_bounds(self.timezone, day)
 
     def tutors(self):
         """Active tutors who belong to this center."""
@@ -50,7 +85,18 @@ class User(BaseModel):
         """Centers this user belongs to (all of them for an account admin)."""
         if self.role == "account_admin":
             return Center.select().order_by(Center.name)
-        return Center.select().join(Membership).where(Membership.user == self).order_by(Center.name)
+        return Center.of(self)
+
+    def virtual_centers(self):
+        """The centers this user is a member of that have Virtual Meetings on, by name."""
+        return Center.of(self).where(Center.is_virtual())
+
+    def home_center(self):
+        """The home center: the first (by name) with Virtual Meetings on, or None.
+
+        Sessions are made there and findings are filed under it (``Center.home_of``).
+        """
+        return self.virtual_centers().first()
 
     @classmethod
     def by_email(cls, email):

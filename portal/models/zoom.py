@@ -51,9 +51,24 @@ class ZoomConnection(BaseModel):
     updated_at = DateTimeField(default=utcnow)
 
     @classmethod
+    def is_current(cls, model=None):
+        """The predicate "not ended" (for updates, joins, and ``model``, an alias of this table)."""
+        return (model or cls).ended_at.is_null()
+
+    @classmethod
+    def is_usable(cls):
+        """The predicate "current and active": a connection Zoom calls may go through."""
+        return cls.is_current() & (cls.status == cls.ACTIVE)
+
+    @classmethod
+    def is_broken(cls):
+        """The predicate "current but not active": the tutor has to connect again."""
+        return cls.is_current() & (cls.status != cls.ACTIVE)
+
+    @classmethod
     def current(cls):
         """Connections that have not been ended (at most one per tutor)."""
-        return cls.select().where(cls.ended_at.is_null())
+        return cls.select().where(cls.is_current())
 
     @classmethod
     def for_tutor(cls, tutor):

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import render_template
 
-from ..appointments import to_local
+from ..clock import to_local
 from ..health import notices
 from ..health.checks import title
 from ..mail import build_message

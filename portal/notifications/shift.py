@@ -16,7 +16,6 @@ import logging
 from peewee import IntegrityError
 
 from .. import daily, readiness
-from ..appointments import day_bounds, to_local
 from ..db import retry_locked, write_tx
 from ..models import Appointment, ShiftCheck, User, ZoomConnection, utcnow
 from . import outbox
@@ -48,8 +47,8 @@ def due(minutes, now):
             continue
         seen.add(appointment.tutor_id)
         center = appointment.center
-        day = to_local(appointment.start_at, center.timezone).date()
-        day_start, _end = day_bounds(center.timezone, day)
+        day = center.local(appointment.start_at).date()
+        day_start, _end = center.day_bounds(day)
         earlier = Appointment.select().where(
             Appointment.tutor == appointment.tutor_id,
             Appointment.kind == "online",

@@ -66,11 +66,7 @@ def store_new_connection(tutor, profile, token, settings, *, clock=utcnow):
 
     def write():
         with write_tx():
-            previous = list(
-                ZoomConnection.select().where(
-                    (ZoomConnection.tutor == tutor_id) & ZoomConnection.ended_at.is_null()
-                )
-            )
+            previous = list(ZoomConnection.current().where(ZoomConnection.tutor == tutor_id))
             for old in previous:
                 same_user = old.zoom_user_id == zoom_user_id
                 keep = not same_user and bool(old.access_token_enc)
@@ -155,7 +151,7 @@ def replace_grant(connection, token, *, settings, clock=utcnow):
                     version=ZoomConnection.version + 1,
                     updated_at=now,
                 )
-                .where((ZoomConnection.id == connection.id) & ZoomConnection.ended_at.is_null())
+                .where((ZoomConnection.id == connection.id) & ZoomConnection.is_current())
                 .execute()
             )
 

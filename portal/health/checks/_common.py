@@ -1,11 +1,9 @@
-"""What the check modules share: the scope filter, the tutor's home center in SQL, wording."""
+"""What the check modules share: the scope filter and wording."""
 
 import datetime
 from dataclasses import dataclass
 
-from peewee import fn
-
-from ...models import Center, Membership, User
+from ...models import User
 
 
 @dataclass
@@ -29,17 +27,6 @@ class Context:
             return ids
         query = User.select(User.id).where(User.id.in_(list(ids)), User.id.in_(self.tutors))
         return {row[0] for row in query.tuples()}
-
-
-def home_center(user_field):
-    """SQL for a tutor's center: the first with Virtual Meetings on, else any (by id)."""
-    enabled = (
-        Membership.select(fn.MIN(Membership.center))
-        .join(Center)
-        .where(Membership.user == user_field, Center.virtual_meetings_enabled == True)  # noqa: E712
-    )
-    anywhere = Membership.select(fn.MIN(Membership.center)).where(Membership.user == user_field)
-    return fn.COALESCE(enabled, anywhere)
 
 
 def plural(count, one, many=None):

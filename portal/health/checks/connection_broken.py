@@ -6,9 +6,8 @@ longer ``active``. One SQL query over current connections (the scan's Zoom calls
 mark a connection ``needs_reauth`` first when Zoom refuses it).
 """
 
-from ...models import User, ZoomConnection
+from ...models import Center, User, ZoomConnection
 from ..findings import Observation, tutor_key
-from ._common import home_center
 
 NAME = "connection_broken"
 TITLE = "Zoom connection broken"
@@ -45,12 +44,11 @@ def run(ctx):
             ZoomConnection.status,
             ZoomConnection.last_error,
             ZoomConnection.updated_at,
-            home_center(User.id).alias("center_id"),
+            Center.home_of(User.id).alias("center_id"),
         )
         .join(User, on=(ZoomConnection.tutor == User.id))
         .where(
-            ZoomConnection.ended_at.is_null(),
-            ZoomConnection.status != ZoomConnection.ACTIVE,
+            ZoomConnection.is_broken(),
             User.active == True,  # noqa: E712
         )
     )

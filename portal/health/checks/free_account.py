@@ -3,9 +3,8 @@
 Reads the user type the last scan refreshed from ``GET /users/me`` (one SQL query).
 """
 
-from ...models import User, ZoomConnection
+from ...models import Center, User, ZoomConnection
 from ..findings import Observation, tutor_key
-from ._common import home_center
 
 NAME = "free_account"
 TITLE = "Free Zoom account"
@@ -37,12 +36,11 @@ def run(ctx):
             User.name,
             ZoomConnection.email,
             ZoomConnection.user_type,
-            home_center(User.id).alias("center_id"),
+            Center.home_of(User.id).alias("center_id"),
         )
         .join(User, on=(ZoomConnection.tutor == User.id))
         .where(
-            ZoomConnection.ended_at.is_null(),
-            ZoomConnection.status == ZoomConnection.ACTIVE,
+            ZoomConnection.is_usable(),
             ZoomConnection.user_type.in_(list(TYPES)),
         )
     )

@@ -8,10 +8,9 @@ something selects the connections holding it (a second query). Zoom answers call
 token has no scope for with HTTP 400 code 4711.
 """
 
-from ...models import User, ZoomConnection
+from ...models import Center, User, ZoomConnection
 from ...zoom import scopes
 from ..findings import Observation, tutor_key
-from ._common import home_center
 
 NAME = "missing_scope"
 TITLE = "Zoom permission missing"
@@ -39,8 +38,7 @@ CHUNK = 500  # scope strings per IN (...) list
 
 def _current():
     return (
-        ZoomConnection.ended_at.is_null(),
-        ZoomConnection.status == ZoomConnection.ACTIVE,
+        ZoomConnection.is_usable(),
         ZoomConnection.scopes.is_null(False),
     )
 
@@ -67,7 +65,7 @@ def _observe(ctx, bad):
             User.name,
             ZoomConnection.email,
             ZoomConnection.scopes,
-            home_center(User.id).alias("center_id"),
+            Center.home_of(User.id).alias("center_id"),
         )
         .join(User, on=(ZoomConnection.tutor == User.id))
         .where(*_current(), ZoomConnection.scopes.in_(bad), User.active == True)  # noqa: E712

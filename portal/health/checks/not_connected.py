@@ -31,7 +31,7 @@ RESOLVED = "The tutor is connected (or has no online appointments left)"
 def run(ctx):
     """Tutors in scope with booked online appointments ahead and no current connection."""
     connected = ZoomConnection.select(ZoomConnection.id).where(
-        ZoomConnection.tutor == Appointment.tutor, ZoomConnection.ended_at.is_null()
+        ZoomConnection.tutor == Appointment.tutor, ZoomConnection.is_current()
     )
     query = (
         Appointment.select(

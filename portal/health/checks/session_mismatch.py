@@ -14,11 +14,10 @@ A network error, a timeout, a 5xx or a 429 is "could not check" with Zoom's answ
 never "missing"; the finding is then left exactly as it was.
 """
 
-import datetime
 import time
-import zoneinfo
 from dataclasses import dataclass, field
 
+from ... import clock
 from ...daily import format_meeting_number
 from ...zoom.errors import ZoomError, ZoomNotFound, ZoomReauthRequired
 from ..findings import Observation, tutor_key
@@ -68,13 +67,8 @@ def answer(exc):
 
 
 def _local_date(meeting, zone):
-    raw = str(meeting.get("start_time") or meeting.get("created_at") or "")
-    try:
-        moment = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        tz = zoneinfo.ZoneInfo(meeting.get("timezone") or zone)
-        return moment.astimezone(tz).date()
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
-        return None
+    raw = meeting.get("start_time") or meeting.get("created_at")
+    return clock.iso_local_date(raw, meeting.get("timezone") or zone)
 
 
 def inspect(client, target, recheck=2.0, sleep=time.sleep):

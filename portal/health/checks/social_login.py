@@ -8,9 +8,8 @@ refreshed, in one SQL query: ``login_types`` is stored as JSON text (``[1]``,
 from peewee import SQL, fn
 
 from ...connections import LOGIN_NAMES, SOCIAL_LOGINS
-from ...models import User, ZoomConnection
+from ...models import Center, User, ZoomConnection
 from ..findings import Observation, tutor_key
-from ._common import home_center
 
 NAME = "social_login"
 TITLE = "Google or Facebook sign-in"
@@ -46,12 +45,11 @@ def run(ctx):
             User.name,
             ZoomConnection.email,
             ZoomConnection.login_types,
-            home_center(User.id).alias("center_id"),
+            Center.home_of(User.id).alias("center_id"),
         )
         .join(User, on=(ZoomConnection.tutor == User.id))
         .where(
-            ZoomConnection.ended_at.is_null(),
-            ZoomConnection.status == ZoomConnection.ACTIVE,
+            ZoomConnection.is_usable(),
             ZoomConnection.login_types.is_null(False),
             social,
         )

@@ -10,10 +10,9 @@ import re
 from urllib.parse import urlsplit
 
 from ...daily import format_meeting_number
-from ...models import User, ZoomConnection
+from ...models import Center, User, ZoomConnection
 from ...readiness import is_zoom_link
 from ..findings import Observation, tutor_key
-from ._common import home_center
 
 NAME = "stale_connect_link"
 TITLE = "Zoom link left in Connect Link"
@@ -43,15 +42,11 @@ def run(ctx):
             User.connect_link,
             ZoomConnection.pmi,
             ZoomConnection.personal_meeting_url,
-            home_center(User.id).alias("center_id"),
+            Center.home_of(User.id).alias("center_id"),
         )
         .join(
             ZoomConnection,
-            on=(
-                (ZoomConnection.tutor == User.id)
-                & ZoomConnection.ended_at.is_null()
-                & (ZoomConnection.status == ZoomConnection.ACTIVE)
-            ),
+            on=((ZoomConnection.tutor == User.id) & ZoomConnection.is_usable()),
         )
         .where(User.role == "tutor", User.connect_link.contains("zoom"))
     )

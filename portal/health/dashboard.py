@@ -80,7 +80,7 @@ def filtered(centers, filters):
     if filters.status == "open":
         query = query.where(Finding.is_open())
     elif filters.status == "resolved":
-        query = query.where(Finding.resolved_at.is_null(False))
+        query = query.where(Finding.is_resolved())
     return query
 
 
@@ -164,9 +164,7 @@ def page(centers, filters):
         .join(Center, JOIN.LEFT_OUTER, on=(Finding.center == Center.id))
         .switch(Finding)
         .join(Tutor, JOIN.LEFT_OUTER, on=(Finding.tutor == Tutor.id))
-        .order_by(
-            Finding.resolved_at.is_null(False), rank, Finding.last_seen.desc(), Finding.id.desc()
-        )
+        .order_by(Finding.is_resolved(), rank, Finding.last_seen.desc(), Finding.id.desc())
         .paginate(number, PAGE_SIZE)
     )
     return list(rows), total, number, pages

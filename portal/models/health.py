@@ -30,6 +30,11 @@ class Finding(BaseModel):
         return cls.resolved_at.is_null()
 
     @classmethod
+    def is_resolved(cls):
+        """The predicate "resolved" (also a sort key: open findings first)."""
+        return cls.resolved_at.is_null(False)
+
+    @classmethod
     def was_open_at(cls, moment):
         """The predicate "still open at ``moment``": unresolved, or resolved at or after it."""
         return cls.is_open() | (cls.resolved_at >= moment)
@@ -45,7 +50,7 @@ class Finding(BaseModel):
         return cls.get_or_none(cls.key == key, cls.is_open())
 
 
-Finding.add_index(Finding.index(Finding.key, unique=True).where(Finding.resolved_at.is_null()))
+Finding.add_index(Finding.index(Finding.key, unique=True).where(Finding.is_open()))
 
 
 class AuditEntry(BaseModel):
@@ -136,9 +141,7 @@ class TutorDevice(BaseModel):
 
 
 # Indexes the health checks and the dashboard read through (migration 0004).
-Finding.add_index(
-    Finding.index(Finding.check, Finding.severity).where(Finding.resolved_at.is_null())
-)
+Finding.add_index(Finding.index(Finding.check, Finding.severity).where(Finding.is_open()))
 Finding.add_index(Finding.index(Finding.tutor))
 Finding.add_index(Finding.index(Finding.center))
 Finding.add_index(Finding.index(Finding.resolved_at))

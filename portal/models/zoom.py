@@ -80,7 +80,7 @@ class ZoomConnection(BaseModel):
 
 
 ZoomConnection.add_index(
-    ZoomConnection.index(ZoomConnection.tutor, unique=True).where(ZoomConnection.ended_at.is_null())
+    ZoomConnection.index(ZoomConnection.tutor, unique=True).where(ZoomConnection.is_current())
 )
 
 
@@ -171,8 +171,8 @@ class PresenceEvent(BaseModel):
 
 
 ZoomConnection.add_index(
-    ZoomConnection.index(ZoomConnection.zoom_user_id).where(ZoomConnection.ended_at.is_null())
+    ZoomConnection.index(ZoomConnection.zoom_user_id).where(ZoomConnection.is_current())
 )
 ZoomConnection.add_index(
-    ZoomConnection.index(ZoomConnection.email).where(ZoomConnection.ended_at.is_null())
+    ZoomConnection.index(ZoomConnection.email).where(ZoomConnection.is_current())
 )

@@ -30,9 +30,9 @@ def finding_key(check, kind, subject_id):
     return f"{check}:{kind}:{subject_id}"
 
 
-def tutor_key(check, tutor_id):
-    """The key of a finding about a tutor."""
-    return finding_key(check, "tutor", tutor_id)
+def tutor_key(check, tutor):
+    """The key of a finding about a tutor (a row or an id)."""
+    return finding_key(check, "tutor", getattr(tutor, "id", tutor))
 
 
 @dataclass

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .. import daily
+from ..health.findings import open_finding, tutor_key
+from ..health.findings import resolve as resolve_finding
 from ..models import Appointment, User, ZoomConnection, utcnow
-from ..webhooks.findings import open_finding, resolve_finding
 from ..zoom.settings import is_zoom_host
 from .events import events, record
 from .targets import (
@@ -289,7 +290,7 @@ def _ensure(target, client_factory, now):
     session = SessionInfo(row.id, row.date, row.status, row.zoom_meeting_id, row.join_url)
     if session.ready:
         if result.outcome in ("created", "adopted"):
-            resolve_findings(_finding_key("session_unavailable", target.tutor_id), now)
+            resolve_findings(tutor_key("session_unavailable", target.tutor_id), now)
         return session, "session_created" if result.outcome != "existing" else "session_known"
     slow = isinstance(result.error, daily.TRANSIENT) and result.error.status is None
     if result.outcome == "busy" or slow:
@@ -335,10 +336,6 @@ _FINDINGS = {
 }
 
 
-def _finding_key(check, tutor_id):
-    return f"{check}:tutor:{tutor_id}"
-
-
 def _nowhere(target, reason, now, session=None):
     spec = _FINDINGS.get(reason)
     if spec is not None:
@@ -356,7 +353,7 @@ def _nowhere(target, reason, now, session=None):
         try:
             open_finding(
                 check,
-                _finding_key(check, target.tutor_id or f"appointment-{target.appointment_id}"),
+                tutor_key(check, target.tutor_id or f"appointment-{target.appointment_id}"),
                 "critical",
                 target.center_id,
                 target.tutor_id,

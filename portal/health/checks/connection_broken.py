@@ -26,12 +26,28 @@ STEPS = (
 )
 FIXES = ("notify_reconnect", "reverify")
 RESOLVED = "The Zoom connection works again (or was replaced)"
+
+
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 WHY = {
     "needs_reauth": "Zoom stopped accepting the portal's authorization",
     "revoked": "the authorization was revoked",
     "deauthorized": "the portal app was removed in Zoom",
     "error": "the connection failed",
 }
+
+
+def deauthorized_detail(tutor, when):
+    """The finding's words when Zoom reports the app removed (webhook ``app_deauthorized``)."""
+    return (
+        f"{tutor.name} removed the portal app in Zoom at {when}. Their Zoom tokens were "
+        f"deleted and students can't be sent to their Daily Session until they connect "
+        f"Zoom again in Preferences → Virtual Meetings."
+    )
 
 
 def run(ctx):
@@ -62,6 +78,7 @@ def run(ctx):
             "sent to their Daily Session until they connect Zoom again."
         )
         evidence = {"zoom_email": email, "status": status, "last_error": error, "since": since}
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, SEVERITY, center_id, tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), SEVERITY, center_id, tutor_id, detail, evidence)
+        )
     return found

@@ -33,6 +33,13 @@ STEPS = (
 )
 FIXES = ("keep_authorization", "notify_reconnect", "reverify")
 RESOLVED = "The Zoom account is connected to one tutor only"
+
+
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 ATTEMPT_WINDOW = datetime.timedelta(days=7)
 
 
@@ -98,7 +105,7 @@ def run(ctx):
             found.append(
                 Observation(
                     NAME,
-                    tutor_key(NAME, row[0]),
+                    key(row[0]),
                     SEVERITY,
                     row[6],
                     row[0],
@@ -165,7 +172,7 @@ def _refused_attempts(ctx, already):
         found.append(
             Observation(
                 NAME,
-                tutor_key(NAME, tutor_id),
+                key(tutor_id),
                 "warning",
                 centers.get(tutor_id),
                 tutor_id,

@@ -21,6 +21,13 @@ STEPS = (
 )
 FIXES = ("notify_reconnect", "reverify")
 RESOLVED = "The Zoom account is licensed"
+
+
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 TYPES = {
     1: "a free (Basic) Zoom account",
     4: "a Zoom account with no licence to host",
@@ -55,6 +62,7 @@ def run(ctx):
             else "Zoom refuses to create or start the Daily Session."
         )
         evidence = {"zoom_email": email, "user_type": user_type}
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, SEVERITY, center_id, tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), SEVERITY, center_id, tutor_id, detail, evidence)
+        )
     return found

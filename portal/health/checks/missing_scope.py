@@ -33,6 +33,13 @@ STEPS = (
 )
 FIXES = ("notify_reconnect", "reverify")
 RESOLVED = "The Zoom authorization has every permission the portal needs"
+
+
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 CHUNK = 500  # scope strings per IN (...) list
 
 
@@ -87,6 +94,7 @@ def _observe(ctx, bad):
             "operations": [m.need.key for m in missing],
         }
         severity = CRITICAL if scopes.essential(missing) else SEVERITY
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, severity, center_id, tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), severity, center_id, tutor_id, detail, evidence)
+        )
     return found

@@ -28,6 +28,11 @@ FIXES = ("notify_reconnect", "reverify")
 RESOLVED = "The tutor is connected (or has no online appointments left)"
 
 
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 def run(ctx):
     """Tutors in scope with booked online appointments ahead and no current connection."""
     connected = ZoomConnection.select(ZoomConnection.id).where(
@@ -65,6 +70,7 @@ def run(ctx):
             f"{where}. The next one starts {first:%Y-%m-%d %H:%M} UTC."
         )
         evidence = {"appointments": count, "next_start_utc": first, "connect_link": link}
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, SEVERITY, center_id, tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), SEVERITY, center_id, tutor_id, detail, evidence)
+        )
     return found

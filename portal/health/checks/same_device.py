@@ -27,6 +27,11 @@ FIXES = ("reverify",)
 RESOLVED = "No recent Join from the tutor's device"
 
 
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 def run(ctx):
     """Tutors in scope with recent Joins from a device they started a session on."""
     query = (
@@ -58,6 +63,7 @@ def run(ctx):
             "on. Zoom admits one device once: test with two devices."
         )
         evidence = {"joins": count, "last_utc": last, "device": (device or "")[:8]}
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, SEVERITY, center_id, tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), SEVERITY, center_id, tutor_id, detail, evidence)
+        )
     return found

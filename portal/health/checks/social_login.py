@@ -28,6 +28,11 @@ FIXES = ("notify_reconnect", "reverify")
 RESOLVED = "The Zoom account signs in with e-mail and password"
 
 
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 def _listed(code):
     """SQL: the JSON list in login_types contains ``code``."""
     bare = fn.REPLACE(fn.REPLACE(fn.REPLACE(ZoomConnection.login_types, "[", ""), "]", ""), " ", "")
@@ -65,6 +70,7 @@ def run(ctx):
             f"stay in sync with the portal (sign-in methods: {names})."
         )
         evidence = {"zoom_email": email, "login_types": types}
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, SEVERITY, center_id, tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), SEVERITY, center_id, tutor_id, detail, evidence)
+        )
     return found

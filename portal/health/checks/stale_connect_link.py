@@ -30,6 +30,12 @@ STEPS = (
 FIXES = ("clear_connect_link", "reverify")
 RESOLVED = "The Connect Link no longer points at Zoom"
 
+
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 MEETING_PATH = re.compile(r"/(?:j|wc/join|s)/(\d{9,11})")
 
 
@@ -72,8 +78,9 @@ def run(ctx):
             "pmi": pmi,
             "personal_meeting_url": personal_url,
         }
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, SEVERITY, center_id, tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), SEVERITY, center_id, tutor_id, detail, evidence)
+        )
     return found
 
 

@@ -27,6 +27,13 @@ STEPS = (
 )
 FIXES = ("reverify",)
 RESOLVED = "Students reach the Daily Session again"
+
+
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 ELSEWHERE = ("connect_link", "nowhere")
 
 
@@ -77,6 +84,7 @@ def run(ctx):
             f"did not reach their Daily Session ({why})."
         )
         evidence = {"joins": entry["count"], "last_utc": entry["last"], "by_reason": rows}
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, SEVERITY, entry["center"], tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), SEVERITY, entry["center"], tutor_id, detail, evidence)
+        )
     return found

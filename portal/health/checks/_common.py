@@ -3,7 +3,7 @@
 import datetime
 from dataclasses import dataclass
 
-from ...models import User
+from ...models import Center, User, ZoomConnection
 
 
 @dataclass
@@ -27,6 +27,24 @@ class Context:
             return ids
         query = User.select(User.id).where(User.id.in_(list(ids)), User.id.in_(self.tutors))
         return {row[0] for row in query.tuples()}
+
+
+def connections(*columns, where):
+    """Current connections matching ``where``, with their tutor.
+
+    Rows: (tutor id, tutor name, Zoom e-mail, *columns, the tutor's home center id).
+    """
+    return (
+        ZoomConnection.select(
+            ZoomConnection.tutor,
+            User.name,
+            ZoomConnection.email,
+            *columns,
+            Center.home_of(User.id).alias("center_id"),
+        )
+        .join(User, on=(ZoomConnection.tutor == User.id))
+        .where(*where)
+    )
 
 
 def plural(count, one, many=None):

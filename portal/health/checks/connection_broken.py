@@ -6,8 +6,9 @@ longer ``active``. One SQL query over current connections (the scan's Zoom calls
 mark a connection ``needs_reauth`` first when Zoom refuses it).
 """
 
-from ...models import Center, User, ZoomConnection
+from ...models import User, ZoomConnection
 from ..findings import Observation, tutor_key
+from ._common import connections
 
 NAME = "connection_broken"
 TITLE = "Zoom connection broken"
@@ -52,21 +53,11 @@ def deauthorized_detail(tutor, when):
 
 def run(ctx):
     """Active tutors in scope whose current connection is not usable."""
-    query = (
-        ZoomConnection.select(
-            ZoomConnection.tutor,
-            User.name,
-            ZoomConnection.email,
-            ZoomConnection.status,
-            ZoomConnection.last_error,
-            ZoomConnection.updated_at,
-            Center.home_of(User.id).alias("center_id"),
-        )
-        .join(User, on=(ZoomConnection.tutor == User.id))
-        .where(
-            ZoomConnection.is_broken(),
-            User.active == True,  # noqa: E712
-        )
+    query = connections(
+        ZoomConnection.status,
+        ZoomConnection.last_error,
+        ZoomConnection.updated_at,
+        where=(ZoomConnection.is_broken(), User.active == True),  # noqa: E712
     )
     found = []
     for tutor_id, name, email, status, error, since, center_id in ctx.scoped(

@@ -3,8 +3,9 @@
 Reads the user type the last scan refreshed from ``GET /users/me`` (one SQL query).
 """
 
-from ...models import Center, User, ZoomConnection
+from ...models import ZoomConnection
 from ..findings import Observation, tutor_key
+from ._common import connections
 
 NAME = "free_account"
 TITLE = "Free Zoom account"
@@ -37,19 +38,9 @@ TYPES = {
 
 def run(ctx):
     """Tutors in scope with a current, working connection to an unlicensed Zoom user."""
-    query = (
-        ZoomConnection.select(
-            ZoomConnection.tutor,
-            User.name,
-            ZoomConnection.email,
-            ZoomConnection.user_type,
-            Center.home_of(User.id).alias("center_id"),
-        )
-        .join(User, on=(ZoomConnection.tutor == User.id))
-        .where(
-            ZoomConnection.is_usable(),
-            ZoomConnection.user_type.in_(list(TYPES)),
-        )
+    query = connections(
+        ZoomConnection.user_type,
+        where=(ZoomConnection.is_usable(), ZoomConnection.user_type.in_(list(TYPES))),
     )
     found = []
     for tutor_id, name, email, user_type, center_id in ctx.scoped(

@@ -8,9 +8,10 @@ something selects the connections holding it (a second query). Zoom answers call
 token has no scope for with HTTP 400 code 4711.
 """
 
-from ...models import Center, User, ZoomConnection
+from ...models import User, ZoomConnection
 from ...zoom import scopes
 from ..findings import Observation, tutor_key
+from ._common import connections
 
 NAME = "missing_scope"
 TITLE = "Zoom permission missing"
@@ -66,16 +67,9 @@ def run(ctx):
 
 
 def _observe(ctx, bad):
-    query = (
-        ZoomConnection.select(
-            ZoomConnection.tutor,
-            User.name,
-            ZoomConnection.email,
-            ZoomConnection.scopes,
-            Center.home_of(User.id).alias("center_id"),
-        )
-        .join(User, on=(ZoomConnection.tutor == User.id))
-        .where(*_current(), ZoomConnection.scopes.in_(bad), User.active == True)  # noqa: E712
+    query = connections(
+        ZoomConnection.scopes,
+        where=(*_current(), ZoomConnection.scopes.in_(bad), User.active == True),  # noqa: E712
     )
     found = []
     for tutor_id, name, email, granted, center_id in ctx.scoped(

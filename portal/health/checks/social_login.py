@@ -8,8 +8,9 @@ refreshed, in one SQL query: ``login_types`` is stored as JSON text (``[1]``,
 from peewee import SQL, fn
 
 from ...connections import LOGIN_NAMES, SOCIAL_LOGINS
-from ...models import Center, User, ZoomConnection
+from ...models import ZoomConnection
 from ..findings import Observation, tutor_key
+from ._common import connections
 
 NAME = "social_login"
 TITLE = "Google or Facebook sign-in"
@@ -44,20 +45,9 @@ def run(ctx):
     social = None
     for code in SOCIAL_LOGINS:
         social = _listed(code) if social is None else (social | _listed(code))
-    query = (
-        ZoomConnection.select(
-            ZoomConnection.tutor,
-            User.name,
-            ZoomConnection.email,
-            ZoomConnection.login_types,
-            Center.home_of(User.id).alias("center_id"),
-        )
-        .join(User, on=(ZoomConnection.tutor == User.id))
-        .where(
-            ZoomConnection.is_usable(),
-            ZoomConnection.login_types.is_null(False),
-            social,
-        )
+    query = connections(
+        ZoomConnection.login_types,
+        where=(ZoomConnection.is_usable(), ZoomConnection.login_types.is_null(False), social),
     )
     found = []
     for tutor_id, name, email, types, center_id in ctx.scoped(query, ZoomConnection.tutor).tuples():

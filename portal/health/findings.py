@@ -20,52 +20,10 @@ from peewee import IntegrityError
 
 from ..db import database, retry_locked, write_tx
 from ..models import Finding, utcnow
+from .observations import Observation, finding_key, tutor_key  # noqa: F401 - re-exported
 
 CHUNK = 500
 SEVERITIES = ("critical", "warning", "info")
-
-
-def finding_key(check, kind, subject_id):
-    """The key of a finding about one subject: ``connection_broken:tutor:7``."""
-    return f"{check}:{kind}:{subject_id}"
-
-
-def tutor_key(check, tutor):
-    """The key of a finding about a tutor (a row or an id)."""
-    return finding_key(check, "tutor", getattr(tutor, "id", tutor))
-
-
-@dataclass
-class Observation:
-    """One problem a check saw: what ``open_finding`` would store."""
-
-    check: str
-    key: str
-    severity: str
-    center_id: int | None
-    tutor_id: int | None
-    detail: str
-    evidence: dict = field(default_factory=dict)
-    subject: tuple | None = None  # (type, id); by default the tutor
-
-    def row(self, now):
-        subject_type, subject_id = self.subject or (
-            ("tutor", self.tutor_id) if self.tutor_id else (None, None)
-        )
-        return {
-            "check": self.check,
-            "key": self.key,
-            "severity": self.severity,
-            "center": self.center_id,
-            "tutor": self.tutor_id,
-            "subject_type": subject_type,
-            "subject_id": subject_id,
-            "detail": self.detail[:2000],
-            "evidence": self.evidence,
-            "first_seen": now,
-            "last_seen": now,
-            "last_checked": now,
-        }
 
 
 def _normal(evidence):
@@ -118,6 +76,8 @@ def open_finding(
 
 def _opened(finding_ids):
     """A new finding row (not a refresh): queue its alert e-mails in the same transaction."""
+    # Late: notifications render check titles (health.checks), and waiting_room_stuck still
+    # imports Observation from this module; once it imports health.observations, move up.
     from ..notifications.alerts import finding_opened
 
     finding_opened(finding_ids)
@@ -125,7 +85,7 @@ def _opened(finding_ids):
 
 def _wake():
     """Deliver those alerts soon (the job queue); never fails the lifecycle."""
-    from ..notifications.outbox import wake
+    from ..notifications.outbox import wake  # late: see _opened
 
     try:
         wake()

@@ -28,6 +28,7 @@ import threading
 from peewee import IntegrityError, OperationalError, fn
 
 from ..db import database, retry_locked, write_tx
+from ..jobs import huey_for
 from ..models import HealthScan, utcnow
 from . import scanner
 
@@ -172,8 +173,6 @@ def start(app, user=None, centers=None, trigger="manual"):
             target=_in_thread, args=(app, scan.id), name=f"health-scan-{scan.id}", daemon=True
         ).start()
     else:
-        from ..jobs import huey_for
-
         huey_for(app).portal_tasks["run_health_scan"](scan.id)
     return HealthScan.get_by_id(scan.id), True
 

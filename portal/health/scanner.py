@@ -36,6 +36,7 @@ from ..models import (
     ZoomConnection,
     utcnow,
 )
+from ..zoom.transport import mount_simulator
 from ..zoom.wiring import zoom_settings
 from . import findings, zoomcheck
 from .checks import BY_NAME, DATABASE, could_not_check, session_mismatch
@@ -100,8 +101,6 @@ def http_for(app, bucket, account):
     session = GatedSession(bucket, account, settings.api_base_url)
     sim_app = app.extensions.get("zoom_sim_wsgi")
     if app.config.get("ZOOM_SIMULATOR") and sim_app is not None:
-        from ..zoom.transport import mount_simulator
-
         mount_simulator(session, app.config["ZOOM_SIM_BASE_URL"], sim_app)
     return session
 

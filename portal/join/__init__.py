@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .. import daily
-from ..health.findings import open_finding, tutor_key
+from ..health.findings import open_finding
 from ..health.findings import resolve as resolve_finding
-from ..models import Appointment, User, ZoomConnection, utcnow
+from ..health.observations import tutor_key
+from ..models import Appointment, JoinEvent, User, ZoomConnection, utcnow
 from ..zoom.settings import is_zoom_host
 from .events import events, record
 from .targets import (
@@ -70,27 +71,11 @@ __all__ = [
 
 log = logging.getLogger("portal.join")
 
-DAILY_SESSION = "daily_session"
-CONNECT_LINK = "connect_link"
-NOWHERE = "nowhere"
-
-REASONS = {
-    "session_known": "Today's Daily Session",
-    "session_created": "Today's Daily Session (prepared when the student pressed Join)",
-    "connect_link": "Connect Link: the tutor has no Zoom connection",
-    "connection_broken": "Nowhere: the tutor's Zoom connection stopped working",
-    "session_pending": "Nowhere: today's Daily Session was still being prepared",
-    "session_failed": "Nowhere: today's Daily Session could not be created",
-    "join_url_refused": "Nowhere: the Daily Session link did not point at Zoom",
-    "connect_link_not_allowed": "Nowhere: no Zoom connection; Connect Links are off",
-    "not_connected": "Nowhere: no Zoom connection and no Connect Link",
-    "no_tutor": "Nowhere: the appointment has no active tutor",
-}
-DESTINATIONS = {
-    DAILY_SESSION: "Daily Session",
-    CONNECT_LINK: "Connect Link",
-    NOWHERE: "Nowhere",
-}
+DAILY_SESSION = JoinEvent.DAILY_SESSION
+CONNECT_LINK = JoinEvent.CONNECT_LINK
+NOWHERE = JoinEvent.NOWHERE
+REASONS = JoinEvent.REASONS
+DESTINATIONS = JoinEvent.DESTINATIONS
 
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
 

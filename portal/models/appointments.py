@@ -39,6 +39,31 @@ Appointment.add_index(
 
 
 class JoinEvent(BaseModel):
+    """One press of Join: where it sent the student, and why."""
+
+    # destination values
+    DAILY_SESSION = "daily_session"
+    CONNECT_LINK = "connect_link"
+    NOWHERE = "nowhere"
+    # the words for the stored destination and reason (admin and tutor pages, health checks)
+    REASONS = {
+        "session_known": "Today's Daily Session",
+        "session_created": "Today's Daily Session (prepared when the student pressed Join)",
+        "connect_link": "Connect Link: the tutor has no Zoom connection",
+        "connection_broken": "Nowhere: the tutor's Zoom connection stopped working",
+        "session_pending": "Nowhere: today's Daily Session was still being prepared",
+        "session_failed": "Nowhere: today's Daily Session could not be created",
+        "join_url_refused": "Nowhere: the Daily Session link did not point at Zoom",
+        "connect_link_not_allowed": "Nowhere: no Zoom connection; Connect Links are off",
+        "not_connected": "Nowhere: no Zoom connection and no Connect Link",
+        "no_tutor": "Nowhere: the appointment has no active tutor",
+    }
+    DESTINATIONS = {
+        DAILY_SESSION: "Daily Session",
+        CONNECT_LINK: "Connect Link",
+        NOWHERE: "Nowhere",
+    }
+
     student = ForeignKeyField(User, backref="join_events", on_delete="CASCADE")
     appointment = ForeignKeyField(Appointment, null=True, on_delete="SET NULL")
     tutor = ForeignKeyField(User, null=True, on_delete="SET NULL")

@@ -17,8 +17,8 @@ from ..health.checks import title
 from ..mail import build_message
 from ..models import Appointment, Finding, OutboxMessage, ShiftCheck, User, utcnow
 from . import ics
+from .errors import Skip
 from .links import external
-from .outbox import Skip
 from .preferences import reminders_on
 from .settings import mail_settings
 

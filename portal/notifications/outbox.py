@@ -22,9 +22,14 @@ import logging
 import random
 import uuid
 
-from ..db import retry_locked, write_tx
+from flask import after_this_request, current_app, has_app_context, has_request_context
+
+from ..db import database, retry_locked, write_tx
+from ..jobs import huey_for
 from ..mail import MailError, OutboxTransport, SMTPTransport
 from ..models import OutboxMessage, utcnow
+from .errors import Skip
+from .messages import render
 from .settings import mail_settings
 
 log = logging.getLogger("portal.mail")
@@ -33,10 +38,6 @@ LEASE = datetime.timedelta(minutes=5)
 MAX_ATTEMPTS = 8  # 1, 2, 4, 8, 16, 32, 60 minutes apart: about two hours in all
 MAX_BACKOFF = datetime.timedelta(hours=1)
 BATCH = 200
-
-
-class Skip(Exception):
-    """The message is no longer due (the appointment was cancelled, reminders were turned off)."""
 
 
 def queue(rows):
@@ -142,8 +143,6 @@ def transport_for(app):
 
 def deliver_due(app, now=None, limit=BATCH, transport=None):
     """Send what is due now; returns counts {sent, retry, failed, skipped}."""
-    from .messages import render  # templates need the app; imported late
-
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     transport = transport or transport_for(app)
     if transport is None:
@@ -217,16 +216,12 @@ def wake(app=None):
     Called after the transaction that queued the message has committed. Never sends in
     the request itself; a lost wake-up costs at most a minute (``send-reminders``).
     """
-    from flask import after_this_request, current_app, has_app_context, has_request_context
-
     if app is None:
         if not has_app_context():
             return
         app = current_app._get_current_object()
     mode = mail_settings(app).delivery
     if mode == "huey":
-        from ..jobs import huey_for
-
         try:
             huey_for(app).portal_tasks["deliver_mail"]()
         except Exception:  # noqa: BLE001 - the minutely send-reminders run delivers it
@@ -244,8 +239,6 @@ def wake(app=None):
 
 
 def _deliver_in(app):
-    from ..db import database
-
     with app.app_context(), database.connection_context():
         try:
             deliver_due(app)

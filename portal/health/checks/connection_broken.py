@@ -7,7 +7,7 @@ mark a connection ``needs_reauth`` first when Zoom refuses it).
 """
 
 from ...models import User, ZoomConnection
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 from ._common import connections
 
 NAME = "connection_broken"

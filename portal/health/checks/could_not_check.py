@@ -5,7 +5,7 @@ findings are kept as they were (never resolved, never turned into "missing"). It
 resolved by the next check that gets an answer.
 """
 
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 
 NAME = "could_not_check"
 TITLE = "Could not check with Zoom"

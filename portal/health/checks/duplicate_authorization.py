@@ -14,7 +14,7 @@ import datetime
 from peewee import fn
 
 from ...models import AuditEntry, Center, User, ZoomConnection
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 from ._common import plural
 
 NAME = "duplicate_authorization"

@@ -4,7 +4,7 @@ Reads the user type the last scan refreshed from ``GET /users/me`` (one SQL quer
 """
 
 from ...models import ZoomConnection
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 from ._common import connections
 
 NAME = "free_account"

@@ -10,7 +10,7 @@ token has no scope for with HTTP 400 code 4711.
 
 from ...models import User, ZoomConnection
 from ...zoom import scopes
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 from ._common import connections
 
 NAME = "missing_scope"

@@ -7,7 +7,7 @@ grouped by tutor, whose tutor has no current connection (NOT EXISTS).
 from peewee import fn
 
 from ...models import Appointment, Center, User, ZoomConnection
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 from ._common import plural
 
 NAME = "not_connected"

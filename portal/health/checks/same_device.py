@@ -8,7 +8,7 @@ recorded by ``portal.health.devices`` when the tutor presses Start).
 from peewee import fn
 
 from ...models import JoinEvent, TutorDevice, User
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 from ._common import plural
 
 NAME = "same_device"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ... import clock
 from ...daily import format_meeting_number
 from ...zoom.errors import ZoomError, ZoomNotFound, ZoomReauthRequired
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 
 NAME = "session_mismatch"
 TITLE = "Daily Session differs in Zoom"

@@ -9,7 +9,7 @@ from peewee import SQL, fn
 
 from ...connections import LOGIN_NAMES, SOCIAL_LOGINS
 from ...models import ZoomConnection
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 from ._common import connections
 
 NAME = "social_login"

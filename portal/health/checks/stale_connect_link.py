@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from ...daily import format_meeting_number
 from ...models import Center, User, ZoomConnection
 from ...readiness import is_zoom_link
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 
 NAME = "stale_connect_link"
 TITLE = "Zoom link left in Connect Link"

@@ -7,9 +7,8 @@ the tutor's Daily Session no longer counts (the problem was fixed since).
 
 from peewee import fn
 
-from ...join import REASONS
 from ...models import JoinEvent, User
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 from ._common import plural
 
 NAME = "students_misrouted"
@@ -77,7 +76,7 @@ def run(ctx):
     found = []
     for tutor_id, entry in per_tutor.items():
         rows = sorted(entry["rows"], key=lambda r: -r["joins"])
-        why = "; ".join(REASONS.get(r["reason"], r["reason"] or "?") for r in rows[:3])
+        why = "; ".join(JoinEvent.REASONS.get(r["reason"], r["reason"] or "?") for r in rows[:3])
         hours = int(ctx.recent.total_seconds() // 3600)
         detail = (
             f"In the last {hours} hours {plural(entry['count'], 'Join')} for {entry['name']} "

@@ -152,7 +152,7 @@ def create_user(email, name, role, password, centers=(), actor=None, connect_lin
 
 def set_connect_link(tutor, url, actor=None, center=None):
     """Set or clear (empty url) a tutor's Connect Link; audited."""
-    if tutor.role != "tutor":
+    if tutor.role != User.TUTOR:
         raise ValidationError("Only tutors have a Connect Link.", "connect_link")
     url = clean_url(url)
     with write_tx():

@@ -123,9 +123,9 @@ def book(student, tutor, kind, at, minutes=30, center_name=None, actor=None, now
     """Book an appointment; the database refuses any overlap with the tutor's booked slots."""
     if kind not in APPOINTMENT_KINDS:
         raise ValidationError(f"Kind must be one of: {', '.join(APPOINTMENT_KINDS)}.", "kind")
-    if student.role != "student":
+    if student.role != User.STUDENT:
         raise ValidationError(f"{student.email} is not a student.", "student")
-    if tutor.role != "tutor":
+    if tutor.role != User.TUTOR:
         raise ValidationError(f"{tutor.email} is not a tutor.", "tutor")
     if not tutor.active:
         raise ValidationError(f"{tutor.name} no longer takes appointments.", "tutor")

@@ -281,8 +281,7 @@ def connected_tutors():
         User.select()
         .join(ZoomConnection, on=(ZoomConnection.tutor == User.id))
         .where(
-            User.role == "tutor",
-            User.active == True,  # noqa: E712
+            User.is_active_tutor(),
             ZoomConnection.is_usable(),
             User.id.in_(enabled),
         )

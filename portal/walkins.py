@@ -28,7 +28,7 @@ class WalkInError(ValidationError):
 def walk_in_centers(user):
     """The user's centers that run virtual walk-ins (Virtual Meetings on)."""
     query = Center.select().where(Center.virtual_meetings_enabled == True)  # noqa: E712
-    if user.role != "account_admin":
+    if user.role != User.ACCOUNT_ADMIN:
         query = query.join(Membership).where(Membership.user == user.id)
     return query.order_by(Center.name)
 
@@ -100,7 +100,7 @@ def position(entry, center, now=None):
 def join_queue(student, center, now=None):
     """Put the student in today's queue of center (once); returns their entry."""
     now = now or utcnow()
-    if student.role != "student":
+    if student.role != User.STUDENT:
         raise WalkInError("Only students can join a virtual walk-in queue.")
     if not center.virtual_meetings_enabled:
         raise WalkInError(f"{center.name} does not run virtual walk-ins.")
@@ -160,7 +160,7 @@ def _check_tutor(center, tutor):
         .where(Membership.user == tutor.id, Membership.center == center.id)
         .exists()
     )
-    if tutor.role != "tutor" or not tutor.active or not is_member:
+    if tutor.role != User.TUTOR or not tutor.active or not is_member:
         raise WalkInError(f"{tutor.name} is not a tutor of {center.name}.")
 
 

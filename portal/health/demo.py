@@ -199,7 +199,7 @@ def _waiting_student(tutor, center, now):
         participant_key=secrets.token_hex(8),
         name="Casey Student",
         email="student2@demo.edu",
-        state="waiting",
+        state=MeetingParticipant.WAITING,
         waiting_since=since,
         last_event_at=since,
     )

@@ -333,8 +333,7 @@ def readiness(centers=None):
             on=((ZoomConnection.tutor == User.id) & ZoomConnection.is_usable()),
         )
         .where(
-            User.role == "tutor",
-            User.active == True,  # noqa: E712
+            User.is_active_tutor(),
             Center.virtual_meetings_enabled == True,  # noqa: E712
         )
         .group_by(Membership.center)

@@ -64,8 +64,7 @@ def targets(tutors=None, now=None):
         .join(User, on=(ZoomConnection.tutor == User.id))
         .where(
             ZoomConnection.is_usable(),
-            User.active == True,  # noqa: E712
-            User.role == "tutor",
+            User.is_active_tutor(),
         )
         .order_by(ZoomConnection.tutor)
     )

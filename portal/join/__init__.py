@@ -163,7 +163,7 @@ def closed_reason(target, now=None):
         if target.status != Appointment.ASSIGNED or target.end_at <= now:
             return "ended"
         return None
-    if target.kind != "online":
+    if target.kind != Appointment.ONLINE:
         return "in_person"
     if target.status != Appointment.BOOKED or target.end_at <= now:
         return "ended"

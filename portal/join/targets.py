@@ -200,7 +200,7 @@ def tutor_target(student_id, tutor_id, now=None):
         _with_tutor_state(query, User.id, *_day_window(now))
         .where(
             User.id == tutor_id,
-            User.role == "tutor",
+            User.role == User.TUTOR,
             Center.id.in_(student_centers),
         )
         .order_by(Center.virtual_meetings_enabled.desc(), Center.name)
@@ -228,7 +228,7 @@ def open_appointment(student_id, tutor_id, now):
             Appointment.student == student_id,
             Appointment.tutor == tutor_id,
             Appointment.end_at > now,
-            ((Appointment.kind == "online") & (Appointment.status == Appointment.BOOKED))
+            ((Appointment.kind == Appointment.ONLINE) & (Appointment.status == Appointment.BOOKED))
             & (Appointment.start_at <= now + OPENS_BEFORE)
             | ((Appointment.kind == "walk_in") & (Appointment.status == Appointment.ASSIGNED)),
         )

@@ -7,6 +7,10 @@ from .people import Center, User
 
 
 class Appointment(BaseModel):
+    # kind values (APPOINTMENT_KINDS)
+    ONLINE = "online"
+    WALK_IN = "walk_in"
+    IN_PERSON = "in_person"
     # status values (walk-ins queue as WAITING, then ASSIGNED or LEFT)
     BOOKED = "booked"
     CANCELLED = "cancelled"

@@ -56,7 +56,7 @@ class Center(BaseModel):
         return (
             User.select()
             .join(Membership)
-            .where(Membership.center == self, User.role == "tutor", User.active == True)  # noqa: E712
+            .where(Membership.center == self, User.is_active_tutor())
             .order_by(User.name)
         )
 
@@ -66,6 +66,12 @@ class Center(BaseModel):
 
 
 class User(BaseModel):
+    # role values
+    STUDENT = "student"
+    TUTOR = "tutor"
+    CENTER_ADMIN = "center_admin"
+    ACCOUNT_ADMIN = "account_admin"
+
     email = CharField(max_length=254, unique=True)  # stored lower-case
     name = CharField(max_length=200)
     role = CharField(
@@ -83,7 +89,7 @@ class User(BaseModel):
 
     def centers(self):
         """Centers this user belongs to (all of them for an account admin)."""
-        if self.role == "account_admin":
+        if self.role == User.ACCOUNT_ADMIN:
             return Center.select().order_by(Center.name)
         return Center.of(self)
 
@@ -97,6 +103,16 @@ class User(BaseModel):
         Sessions are made there and findings are filed under it (``Center.home_of``).
         """
         return self.virtual_centers().first()
+
+    @classmethod
+    def is_enabled(cls):
+        """The predicate "not deactivated"."""
+        return cls.active == True  # noqa: E712
+
+    @classmethod
+    def is_active_tutor(cls):
+        """The predicate "a tutor who is not deactivated"."""
+        return (cls.role == cls.TUTOR) & cls.is_enabled()
 
     @classmethod
     def by_email(cls, email):

@@ -121,6 +121,12 @@ class DailySession(BaseModel):
 
 
 class WebhookDelivery(BaseModel):
+    # status values
+    NEW = "new"
+    DONE = "done"
+    FAILED = "failed"
+    IGNORED = "ignored"
+
     dedupe_key = CharField(max_length=128, unique=True)
     event = CharField(max_length=80)
     event_ts = BigIntegerField(null=True)
@@ -136,6 +142,11 @@ class MeetingParticipant(BaseModel):
     The row is a summary recomputed from its ``PresenceEvent`` log (sorted by event
     time), so deliveries that arrive twice or out of order converge on one state.
     """
+
+    # state values
+    WAITING = "waiting"
+    JOINED = "joined"
+    LEFT = "left"
 
     session = ForeignKeyField(DailySession, backref="participants", on_delete="CASCADE")
     participant_key = CharField(max_length=64)  # participant_uuid, else user_id, else id

@@ -75,7 +75,7 @@ def tutor_for(token):
     row = CalendarFeed.get_or_none(CalendarFeed.token_hash == digest(token))
     if row is None:
         return None
-    return User.get_or_none(User.id == row.tutor_id, User.role == "tutor", User.active == True)  # noqa: E712
+    return User.get_or_none(User.id == row.tutor_id, User.is_active_tutor())
 
 
 def appointments(tutor, now=None):

@@ -114,7 +114,7 @@ def _appointment_context(app, row, recipient, settings):
         "minutes": int((appointment.end_at - appointment.start_at).total_seconds() // 60),
         "links": links(app, appointment, recipient),
         "preferences": external(
-            app, "tutor.preferences" if recipient.role == "tutor" else "notify.preferences"
+            app, "tutor.preferences" if recipient.role == User.TUTOR else "notify.preferences"
         ),
         "reminder_minutes": settings.reminder_minutes,
     }

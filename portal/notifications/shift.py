@@ -33,7 +33,7 @@ def due(minutes, now):
     soon = (
         Appointment.select()
         .where(
-            Appointment.kind == "online",
+            Appointment.kind == Appointment.ONLINE,
             Appointment.status == Appointment.BOOKED,
             Appointment.tutor.is_null(False),
             Appointment.start_at > now,
@@ -51,7 +51,7 @@ def due(minutes, now):
         day_start, _end = center.day_bounds(day)
         earlier = Appointment.select().where(
             Appointment.tutor == appointment.tutor_id,
-            Appointment.kind == "online",
+            Appointment.kind == Appointment.ONLINE,
             Appointment.status.in_((Appointment.BOOKED, Appointment.COMPLETED)),
             Appointment.start_at >= day_start,
             Appointment.start_at < appointment.start_at,

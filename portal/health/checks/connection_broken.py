@@ -57,7 +57,7 @@ def run(ctx):
         ZoomConnection.status,
         ZoomConnection.last_error,
         ZoomConnection.updated_at,
-        where=(ZoomConnection.is_broken(), User.active == True),  # noqa: E712
+        where=(ZoomConnection.is_broken(), User.is_enabled()),
     )
     found = []
     for tutor_id, name, email, status, error, since, center_id in ctx.scoped(

@@ -69,7 +69,7 @@ def run(ctx):
 def _observe(ctx, bad):
     query = connections(
         ZoomConnection.scopes,
-        where=(*_current(), ZoomConnection.scopes.in_(bad), User.active == True),  # noqa: E712
+        where=(*_current(), ZoomConnection.scopes.in_(bad), User.is_enabled()),
     )
     found = []
     for tutor_id, name, email, granted, center_id in ctx.scoped(

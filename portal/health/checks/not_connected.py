@@ -51,11 +51,11 @@ def run(ctx):
         .switch(Appointment)
         .join(Center, on=(Appointment.center == Center.id))
         .where(
-            Appointment.kind == "online",
+            Appointment.kind == Appointment.ONLINE,
             Appointment.status == Appointment.BOOKED,
             Appointment.end_at >= ctx.now,
             Center.virtual_meetings_enabled == True,  # noqa: E712
-            User.active == True,  # noqa: E712
+            User.is_enabled(),
             ~fn.EXISTS(connected),
         )
         .group_by(Appointment.tutor, User.name, User.connect_link)

@@ -54,7 +54,7 @@ def run(ctx):
             ZoomConnection,
             on=((ZoomConnection.tutor == User.id) & ZoomConnection.is_usable()),
         )
-        .where(User.role == "tutor", User.connect_link.contains("zoom"))
+        .where(User.role == User.TUTOR, User.connect_link.contains("zoom"))
     )
     found = []
     for tutor_id, name, link, pmi, personal_url, center_id in ctx.scoped(query, User.id).tuples():

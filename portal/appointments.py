@@ -205,12 +205,7 @@ def cancel(appointment, actor=None, now=None):
 
 def bookable_tutors(student):
     """(center, tutor) pairs a student may book online: tutors of their Virtual Meetings centers."""
-    centers = (
-        Center.select()
-        .join(Membership)
-        .where(Membership.user == student, Center.virtual_meetings_enabled == True)  # noqa: E712
-        .order_by(Center.name)
-    )
+    centers = Center.of(student).where(Center.is_virtual())
     return [(center, tutor) for center in centers for tutor in center.tutors()]
 
 

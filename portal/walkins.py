@@ -27,10 +27,7 @@ class WalkInError(ValidationError):
 
 def walk_in_centers(user):
     """The user's centers that run virtual walk-ins (Virtual Meetings on)."""
-    query = Center.select().where(Center.virtual_meetings_enabled == True)  # noqa: E712
-    if user.role != User.ACCOUNT_ADMIN:
-        query = query.join(Membership).where(Membership.user == user.id)
-    return query.order_by(Center.name)
+    return user.centers().where(Center.is_virtual())
 
 
 def _today(center, now):

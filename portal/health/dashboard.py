@@ -172,7 +172,7 @@ def page(centers, filters):
 
 def readiness(centers, recent_scans=50):
     """The latest snapshot per visible Virtual Meetings center: [(center, snapshot or None)]."""
-    visible = Center.select().where(Center.virtual_meetings_enabled == True)  # noqa: E712
+    visible = Center.with_virtual_meetings()
     if centers is not None:
         visible = visible.where(Center.id.in_(list(centers)))
     scans = HealthScan.finished().select(HealthScan.id).limit(recent_scans)

@@ -334,7 +334,7 @@ def readiness(centers=None):
         )
         .where(
             User.is_active_tutor(),
-            Center.virtual_meetings_enabled == True,  # noqa: E712
+            Center.is_virtual(),
         )
         .group_by(Membership.center)
     )

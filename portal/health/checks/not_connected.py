@@ -54,7 +54,7 @@ def run(ctx):
             Appointment.kind == Appointment.ONLINE,
             Appointment.status == Appointment.BOOKED,
             Appointment.end_at >= ctx.now,
-            Center.virtual_meetings_enabled == True,  # noqa: E712
+            Center.is_virtual(),
             User.is_enabled(),
             ~fn.EXISTS(connected),
         )

@@ -147,7 +147,7 @@ def hand_to_owner(tutor, refused, profile, token, settings):
     audit.record(
         tutor,
         "zoom.grant_kept",
-        center=daily.home_center(owner.tutor),
+        center=owner.tutor.home_center(),
         target=owner.tutor,
         after={"zoom_email": owner.email, "reason": "reauthorized_by_another_tutor"},
     )

@@ -218,7 +218,7 @@ def _end_locally(conn):
 def recreate_session(app, finding, actor):
     """Replace today's Daily Session with a new Zoom meeting (claim protocol)."""
     tutor = _tutor(finding)
-    center = daily.home_center(tutor)
+    center = tutor.home_center()
     if center is None or ZoomConnection.for_tutor(tutor) is None:
         raise FixError(f"{tutor.name} has no Zoom connection in a Virtual Meetings center.")
     session = daily.today_session(tutor, center)

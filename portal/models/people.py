@@ -104,6 +104,11 @@ class User(BaseModel):
         """
         return self.virtual_centers().first()
 
+    def finding_center(self):
+        """The center findings about this user are filed under: the home center, else the
+        first by name (``Center.home_of`` in SQL); None without any membership."""
+        return self.home_center() or self.centers().first()
+
     @classmethod
     def is_enabled(cls):
         """The predicate "not deactivated"."""

@@ -13,6 +13,7 @@ from .auth.passwords import (
 )
 from .db import database, write_tx
 from .models import Center, Membership, User, utcnow
+from .sessions import end_user_sessions
 from .validation import (
     ValidationError,
     clean_email,
@@ -151,7 +152,7 @@ def create_user(email, name, role, password, centers=(), actor=None, connect_lin
 
 def set_connect_link(tutor, url, actor=None, center=None):
     """Set or clear (empty url) a tutor's Connect Link; audited."""
-    if tutor.role != "tutor":
+    if tutor.role != User.TUTOR:
         raise ValidationError("Only tutors have a Connect Link.", "connect_link")
     url = clean_url(url)
     with write_tx():
@@ -202,8 +203,6 @@ def authenticate(email, password, address, config, device_cookie=None):
 
 def end_all_sessions(user):
     """Invalidate every session of the user (bumps session_version)."""
-    from .sessions import end_user_sessions
-
     with database.atomic():
         User.update(session_version=User.session_version + 1).where(User.id == user.id).execute()
         end_user_sessions(user)

@@ -9,11 +9,11 @@ status='booked' still backs the exact same slot). Cancelling frees the slots.
 
 import datetime
 import re
-import zoneinfo
 
 from peewee import JOIN, DateTimeField, ForeignKeyField, IntegrityError
 
 from . import audit
+from .clock import day_bounds, to_local, to_utc  # noqa: F401 - day_bounds, to_local: admin, cli
 from .db import write_tx
 from .models import (
     APPOINTMENT_KINDS,
@@ -58,9 +58,7 @@ def parse_start(value, timezone):
         ) from None
     if not DAY_MIN <= moment.date() <= DAY_MAX:  # e.g. 9999-12-31T23:59 overflows in UTC
         raise ValidationError(f"Choose a date between {DAY_MIN} and {DAY_MAX}.", "at")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
-    return moment.astimezone(datetime.UTC).replace(tzinfo=None, second=0, microsecond=0)
+    return to_utc(moment, timezone).replace(second=0, microsecond=0)
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -76,13 +74,6 @@ def compose_start(date, time):
     if not _TIME.match(time):
         raise ValidationError("Choose a start time, like 14:00.", "time")
     return f"{date}T{time}"
-
-
-def to_local(moment, timezone):
-    """A naive-UTC datetime as an aware datetime in the center's time zone."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=datetime.UTC).astimezone(zoneinfo.ZoneInfo(timezone))
 
 
 def parse_minutes(value):
@@ -132,9 +123,9 @@ def book(student, tutor, kind, at, minutes=30, center_name=None, actor=None, now
     """Book an appointment; the database refuses any overlap with the tutor's booked slots."""
     if kind not in APPOINTMENT_KINDS:
         raise ValidationError(f"Kind must be one of: {', '.join(APPOINTMENT_KINDS)}.", "kind")
-    if student.role != "student":
+    if student.role != User.STUDENT:
         raise ValidationError(f"{student.email} is not a student.", "student")
-    if tutor.role != "tutor":
+    if tutor.role != User.TUTOR:
         raise ValidationError(f"{tutor.email} is not a tutor.", "tutor")
     if not tutor.active:
         raise ValidationError(f"{tutor.name} no longer takes appointments.", "tutor")
@@ -188,10 +179,10 @@ def cancel(appointment, actor=None, now=None):
     now = now or utcnow()
     with write_tx():
         changed = (
-            Appointment.update(status="cancelled", updated_at=now)
+            Appointment.update(status=Appointment.CANCELLED, updated_at=now)
             .where(
                 Appointment.id == appointment.id,
-                Appointment.status == "booked",
+                Appointment.status == Appointment.BOOKED,
                 Appointment.end_at > now,
             )
             .execute()
@@ -203,8 +194,8 @@ def cancel(appointment, actor=None, now=None):
                 "appointment.cancel",
                 center=appointment.center_id,
                 target=appointment,
-                before={"status": "booked"},
-                after={"status": "cancelled"},
+                before={"status": Appointment.BOOKED},
+                after={"status": Appointment.CANCELLED},
             )
             bookings.queue_for(appointment, "cancellation", actor)
     if changed:
@@ -214,12 +205,7 @@ def cancel(appointment, actor=None, now=None):
 
 def bookable_tutors(student):
     """(center, tutor) pairs a student may book online: tutors of their Virtual Meetings centers."""
-    centers = (
-        Center.select()
-        .join(Membership)
-        .where(Membership.user == student, Center.virtual_meetings_enabled == True)  # noqa: E712
-        .order_by(Center.name)
-    )
+    centers = Center.of(student).where(Center.is_virtual())
     return [(center, tutor) for center in centers for tutor in center.tutors()]
 
 
@@ -233,7 +219,7 @@ def upcoming_for_student(student, now=None, limit=50):
         .join(User, JOIN.LEFT_OUTER, on=(Appointment.tutor == User.id))
         .where(
             Appointment.student == student.id,
-            Appointment.status.in_(("booked", "assigned")),
+            Appointment.status.in_((Appointment.BOOKED, Appointment.ASSIGNED)),
             Appointment.end_at > now,
         )
         .order_by(Appointment.start_at)
@@ -241,20 +227,9 @@ def upcoming_for_student(student, now=None, limit=50):
     )
 
 
-def day_bounds(timezone, day):
-    """The naive-UTC [start, end) of a center-local date."""
-    zone = zoneinfo.ZoneInfo(timezone)
-    start = datetime.datetime.combine(day, datetime.time(0), tzinfo=zone)
-    end = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time(0), tzinfo=zone)
-    return (
-        start.astimezone(datetime.UTC).replace(tzinfo=None),
-        end.astimezone(datetime.UTC).replace(tzinfo=None),
-    )
-
-
 def for_day(center, day, tutor=None):
     """A center's (or one tutor's) appointments and taken walk-ins on a center-local date."""
-    start, end = day_bounds(center.timezone, day)
+    start, end = center.day_bounds(day)
     Student = User.alias("student")
     Tutor = User.alias("tutor")
     query = (
@@ -266,7 +241,9 @@ def for_day(center, day, tutor=None):
             Appointment.center == center.id,
             Appointment.start_at >= start,
             Appointment.start_at < end,
-            Appointment.status.in_(("booked", "assigned", "completed")),
+            Appointment.status.in_(
+                (Appointment.BOOKED, Appointment.ASSIGNED, Appointment.COMPLETED)
+            ),
         )
         .order_by(Appointment.start_at, Appointment.id)
     )

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
 
 import cysqlite
+import psycopg2
 
 BACKUP_NAME = re.compile(r"^portal-\d{8}-\d{6}-\d{6}\.(db|dump)$")
 STOP_FIRST = (
@@ -274,8 +275,6 @@ def _pg_dump(url, dest):
 
 def _pg_others(url):
     """Connections to the URL's database other than ours (the portal, a psql, …)."""
-    import psycopg2
-
     env = _pg_env(url)
     conn = psycopg2.connect(
         dbname=env["PGDATABASE"],

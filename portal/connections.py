@@ -171,7 +171,7 @@ def hand_to_owner(tutor, refused, profile, token, settings):
     audit.record(
         tutor,
         "zoom.grant_kept",
-        center=daily.home_center(owner.tutor),
+        center=owner.tutor.home_center(),
         target=owner.tutor,
         after={"zoom_email": owner.email, "reason": "reauthorized_by_another_tutor"},
     )
@@ -193,7 +193,7 @@ def disconnect(tutor, settings, http=None, actor=None, center=None):
         ZoomConnection.update(
             access_token_enc=None,
             refresh_token_enc=None,
-            status="revoked",
+            status=ZoomConnection.REVOKED,
             ended_at=connection.ended_at or utcnow(),
             revoke_pending=False,
             last_error=f"revoke failed: {type(exc).__name__}",

@@ -15,7 +15,6 @@ is called.
 import datetime
 import logging
 import uuid
-import zoneinfo
 
 from peewee import IntegrityError
 
@@ -39,7 +38,7 @@ FAILED_RETRY_AFTER = datetime.timedelta(minutes=5)
 TRANSIENT_RETRY_AFTER = datetime.timedelta(seconds=10)
 AMBIGUOUS_RETRY_AFTER = datetime.timedelta(seconds=30)
 TRANSIENT = (ZoomUnavailable, ZoomAmbiguous)
-READY = ("scheduled", "live", "ended")
+READY = (DailySession.SCHEDULED, DailySession.LIVE, DailySession.ENDED)
 TOPIC = "Daily Session {date}"
 
 
@@ -50,24 +49,17 @@ def marker(tutor_id, day):
 
 def center_today(center, now=None):
     """Today's date in the center's time zone."""
-    now = now or utcnow()
-    zone = zoneinfo.ZoneInfo(center.timezone)
-    return now.replace(tzinfo=datetime.UTC).astimezone(zone).date()
+    return center.today(now)
 
 
 def vm_centers(tutor):
     """The tutor's centers that have Virtual Meetings switched on, by name."""
-    return (
-        Center.select()
-        .join(Membership)
-        .where(Membership.user == tutor, Center.virtual_meetings_enabled == True)  # noqa: E712
-        .order_by(Center.name)
-    )
+    return tutor.virtual_centers()
 
 
 def home_center(tutor):
-    """The tutor's first center (by name) with Virtual Meetings on, or None."""
-    return vm_centers(tutor).first()
+    """The tutor's home center (``User.home_center``), or None."""
+    return tutor.home_center()
 
 
 def meeting_body(tutor, center, day):
@@ -114,7 +106,7 @@ def _claim(tutor, center, day, now):
                 tutor=tutor,
                 center=center,
                 date=day,
-                status="pending",
+                status=DailySession.PENDING,
                 claim_id=claim_id,
                 lease_until=now + CLAIM_LEASE,
                 attempts=1,
@@ -127,14 +119,14 @@ def _claim(tutor, center, day, now):
     if row.status in READY:
         return row, False
     takeable = (
-        (DailySession.status == "pending") & (DailySession.lease_until < now)
-        | (DailySession.status == "missing")
-        | ((DailySession.status == "failed") & (DailySession.lease_until < now))
+        (DailySession.status == DailySession.PENDING) & (DailySession.lease_until < now)
+        | (DailySession.status == DailySession.MISSING)
+        | ((DailySession.status == DailySession.FAILED) & (DailySession.lease_until < now))
     )
     with write_tx():
         won = (
             DailySession.update(
-                status="pending",
+                status=DailySession.PENDING,
                 claim_id=claim_id,
                 lease_until=now + CLAIM_LEASE,
                 attempts=DailySession.attempts + 1,
@@ -148,7 +140,7 @@ def _claim(tutor, center, day, now):
 
 def _finish(row, meeting, outcome):
     fields = {
-        "status": "scheduled",
+        "status": DailySession.SCHEDULED,
         "zoom_meeting_id": int(meeting["id"]),
         "uuid": meeting.get("uuid"),
         "host_id": meeting.get("host_id"),
@@ -174,7 +166,7 @@ def _fail(row, error, retry_at):
     def write():
         with write_tx():
             DailySession.update(
-                status="failed", last_error=str(error)[:500], lease_until=retry_at
+                status=DailySession.FAILED, last_error=str(error)[:500], lease_until=retry_at
             ).where(DailySession.id == row.id, DailySession.claim_id == row.claim_id).execute()
 
     retry_locked(write)
@@ -195,11 +187,11 @@ def ensure_daily_session(tutor, client_factory, day=None, center=None, now=None,
     client_factory(tutor) returns a ZoomClient; it is only called by the caller
     that won the claim. ``avoid``: meeting ids never to adopt (one being replaced).
     """
-    center = center or home_center(tutor)
+    center = center or tutor.home_center()
     if center is None:
         return SessionResult(None, "failed", ZoomError(None, "Virtual Meetings is off"))
     now = now or utcnow()
-    day = day or center_today(center, now)
+    day = day or center.today(now)
     row, won = _claim(tutor, center, day, now)
     if not won:
         outcome = "existing" if row.status in READY else "busy"
@@ -251,7 +243,7 @@ def retire(session, reason):
     def write():
         with write_tx():
             return (
-                DailySession.update(status="missing", last_error=reason[:500])
+                DailySession.update(status=DailySession.MISSING, last_error=reason[:500])
                 .where(
                     DailySession.id == session.id,
                     DailySession.zoom_meeting_id == session.zoom_meeting_id,
@@ -284,19 +276,13 @@ def retire_other_hosts(tutor, zoom_user_id, center=None, now=None):
 
 def connected_tutors():
     """Tutors with a current, usable Zoom connection and a Virtual Meetings center."""
-    enabled = (
-        Membership.select(Membership.user)
-        .join(Center)
-        .where(Center.virtual_meetings_enabled == True)  # noqa: E712
-    )
+    enabled = Membership.select(Membership.user).join(Center).where(Center.is_virtual())
     return (
         User.select()
         .join(ZoomConnection, on=(ZoomConnection.tutor == User.id))
         .where(
-            User.role == "tutor",
-            User.active == True,  # noqa: E712
-            ZoomConnection.ended_at.is_null(),
-            ZoomConnection.status == "active",
+            User.is_active_tutor(),
+            ZoomConnection.is_usable(),
             User.id.in_(enabled),
         )
         .order_by(User.id)
@@ -319,10 +305,10 @@ def provision(client_factory, day=None, now=None):
 
 def today_session(tutor, center=None, now=None):
     """Today's Daily Session row for a tutor (no Zoom call), or None."""
-    center = center or home_center(tutor)
+    center = center or tutor.home_center()
     if center is None:
         return None
-    day = center_today(center, now)
+    day = center.today(now)
     return DailySession.get_or_none(DailySession.tutor == tutor, DailySession.date == day)
 
 

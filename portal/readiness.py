@@ -11,13 +11,11 @@ Zoom could not be asked about are grey; statuses are shown in plain words
 4711 the two calls just got.
 """
 
-import datetime
 import re
-import zoneinfo
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from . import daily
+from . import clock, daily
 from .connections import LOGIN_NAMES, SOCIAL_LOGINS
 from .models import ZoomConnection
 from .zoom import scopes
@@ -115,7 +113,7 @@ def check_tutor(tutor, client_factory):
         )
         rows.append(_connect_link_row(tutor, connected=False))
         return rows
-    if connection.status != "active":
+    if connection.status != ZoomConnection.ACTIVE:
         why = status_words(connection.status)
         rows.append(
             _refused_row(
@@ -364,14 +362,8 @@ def _session_rows(answer, refused):
 
 def _same_local_day(meeting, session):
     """Compare Zoom's UTC start_time with the session date in the center's time zone."""
-    raw = str(meeting.get("start_time") or "")
     tz = meeting.get("timezone") or (session.center.timezone if session.center_id else "UTC")
-    try:
-        moment = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        local = moment.astimezone(zoneinfo.ZoneInfo(tz)).date()
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
-        return False
-    return local == session.date
+    return clock.iso_local_date(meeting.get("start_time"), tz) == session.date
 
 
 def _connect_link_row(tutor, connected):

@@ -13,8 +13,6 @@ import datetime
 from peewee import JOIN, IntegrityError
 
 from . import audit
-from .appointments import day_bounds
-from .daily import center_today
 from .db import retry_locked, write_tx
 from .models import Appointment, Center, Membership, User, utcnow
 from .validation import ValidationError
@@ -29,14 +27,11 @@ class WalkInError(ValidationError):
 
 def walk_in_centers(user):
     """The user's centers that run virtual walk-ins (Virtual Meetings on)."""
-    query = Center.select().where(Center.virtual_meetings_enabled == True)  # noqa: E712
-    if user.role != "account_admin":
-        query = query.join(Membership).where(Membership.user == user.id)
-    return query.order_by(Center.name)
+    return user.centers().where(Center.is_virtual())
 
 
 def _today(center, now):
-    return day_bounds(center.timezone, center_today(center, now))
+    return center.day_bounds(center.today(now))
 
 
 def queue(center, now=None):
@@ -49,7 +44,7 @@ def queue(center, now=None):
         .where(
             Appointment.center == center.id,
             Appointment.kind == "walk_in",
-            Appointment.status == "waiting",
+            Appointment.status == Appointment.WAITING,
             Appointment.start_at >= start,
             Appointment.start_at < end,
         )
@@ -70,8 +65,8 @@ def current_entry(student, center, now=None):
             Appointment.kind == "walk_in",
             Appointment.start_at >= start,
             Appointment.start_at < end,
-            (Appointment.status == "waiting")
-            | ((Appointment.status == "assigned") & (Appointment.end_at > now)),
+            (Appointment.status == Appointment.WAITING)
+            | ((Appointment.status == Appointment.ASSIGNED) & (Appointment.end_at > now)),
         )
         .order_by(Appointment.id.desc())
         .first()
@@ -80,7 +75,7 @@ def current_entry(student, center, now=None):
 
 def position(entry, center, now=None):
     """1-based place of a waiting entry in today's queue (None once it is not waiting)."""
-    if entry.status != "waiting":
+    if entry.status != Appointment.WAITING:
         return None
     start, end = _today(center, now or utcnow())
     ahead = (
@@ -88,7 +83,7 @@ def position(entry, center, now=None):
         .where(
             Appointment.center == entry.center_id,
             Appointment.kind == "walk_in",
-            Appointment.status == "waiting",
+            Appointment.status == Appointment.WAITING,
             Appointment.start_at >= start,
             Appointment.start_at < end,
             (Appointment.start_at < entry.start_at)
@@ -102,7 +97,7 @@ def position(entry, center, now=None):
 def join_queue(student, center, now=None):
     """Put the student in today's queue of center (once); returns their entry."""
     now = now or utcnow()
-    if student.role != "student":
+    if student.role != User.STUDENT:
         raise WalkInError("Only students can join a virtual walk-in queue.")
     if not center.virtual_meetings_enabled:
         raise WalkInError(f"{center.name} does not run virtual walk-ins.")
@@ -114,11 +109,11 @@ def join_queue(student, center, now=None):
     def write():
         with write_tx():
             # An entry left waiting on an earlier day no longer holds the student's place.
-            Appointment.update(status="left", updated_at=now).where(
+            Appointment.update(status=Appointment.LEFT, updated_at=now).where(
                 Appointment.student == student.id,
                 Appointment.center == center.id,
                 Appointment.kind == "walk_in",
-                Appointment.status == "waiting",
+                Appointment.status == Appointment.WAITING,
                 Appointment.start_at < start,
             ).execute()
             return Appointment.create(
@@ -126,7 +121,7 @@ def join_queue(student, center, now=None):
                 center=center,
                 tutor=None,
                 kind="walk_in",
-                status="waiting",
+                status=Appointment.WAITING,
                 start_at=now,
                 end_at=now + datetime.timedelta(hours=12),
                 created_at=now,
@@ -144,12 +139,12 @@ def leave_queue(student, entry_id, now=None):
     now = now or utcnow()
     with write_tx():
         changed = (
-            Appointment.update(status="left", updated_at=now)
+            Appointment.update(status=Appointment.LEFT, updated_at=now)
             .where(
                 Appointment.id == entry_id,
                 Appointment.student == student.id,
                 Appointment.kind == "walk_in",
-                Appointment.status == "waiting",
+                Appointment.status == Appointment.WAITING,
             )
             .execute()
         )
@@ -162,7 +157,7 @@ def _check_tutor(center, tutor):
         .where(Membership.user == tutor.id, Membership.center == center.id)
         .exists()
     )
-    if tutor.role != "tutor" or not tutor.active or not is_member:
+    if tutor.role != User.TUTOR or not tutor.active or not is_member:
         raise WalkInError(f"{tutor.name} is not a tutor of {center.name}.")
 
 
@@ -172,7 +167,7 @@ def _assign(center, entry_id, tutor, now):
         return (
             Appointment.update(
                 tutor=tutor.id,
-                status="assigned",
+                status=Appointment.ASSIGNED,
                 end_at=now + datetime.timedelta(minutes=WALK_IN_MINUTES),
                 updated_at=now,
             )
@@ -180,7 +175,7 @@ def _assign(center, entry_id, tutor, now):
                 Appointment.id == entry_id,
                 Appointment.center == center.id,
                 Appointment.kind == "walk_in",
-                Appointment.status == "waiting",
+                Appointment.status == Appointment.WAITING,
                 Appointment.start_at >= start,
                 Appointment.start_at < end,
             )

@@ -78,9 +78,9 @@ def filtered(centers, filters):
     if filters.severity:
         query = query.where(Finding.severity == filters.severity)
     if filters.status == "open":
-        query = query.where(Finding.resolved_at.is_null())
+        query = query.where(Finding.is_open())
     elif filters.status == "resolved":
-        query = query.where(Finding.resolved_at.is_null(False))
+        query = query.where(Finding.is_resolved())
     return query
 
 
@@ -93,7 +93,7 @@ def summary(centers):
     """Open findings per check and severity: [(check, title, {severity: n}, total)]."""
     query = scoped(
         Finding.select(Finding.check, Finding.severity, fn.COUNT(Finding.id)).where(
-            Finding.resolved_at.is_null()
+            Finding.is_open()
         ),
         centers,
     ).group_by(Finding.check, Finding.severity)
@@ -119,8 +119,7 @@ def trend(centers, days=TREND_DAYS, now=None):
                 None,
                 [
                     (
-                        (Finding.first_seen < end)
-                        & (Finding.resolved_at.is_null() | (Finding.resolved_at >= end)),
+                        (Finding.first_seen < end) & Finding.was_open_at(end),
                         1,
                     )
                 ],
@@ -131,9 +130,7 @@ def trend(centers, days=TREND_DAYS, now=None):
     ]
     since = datetime.datetime.combine(dates[0], datetime.time())
     query = scoped(
-        Finding.select(*columns).where(
-            Finding.resolved_at.is_null() | (Finding.resolved_at >= since)
-        ),
+        Finding.select(*columns).where(Finding.was_open_at(since)),
         centers,
     )
     row = query.tuples().first() or ()
@@ -167,9 +164,7 @@ def page(centers, filters):
         .join(Center, JOIN.LEFT_OUTER, on=(Finding.center == Center.id))
         .switch(Finding)
         .join(Tutor, JOIN.LEFT_OUTER, on=(Finding.tutor == Tutor.id))
-        .order_by(
-            Finding.resolved_at.is_null(False), rank, Finding.last_seen.desc(), Finding.id.desc()
-        )
+        .order_by(Finding.is_resolved(), rank, Finding.last_seen.desc(), Finding.id.desc())
         .paginate(number, PAGE_SIZE)
     )
     return list(rows), total, number, pages
@@ -177,7 +172,7 @@ def page(centers, filters):
 
 def readiness(centers, recent_scans=50):
     """The latest snapshot per visible Virtual Meetings center: [(center, snapshot or None)]."""
-    visible = Center.select().where(Center.virtual_meetings_enabled == True)  # noqa: E712
+    visible = Center.with_virtual_meetings()
     if centers is not None:
         visible = visible.where(Center.id.in_(list(centers)))
     scans = HealthScan.finished().select(HealthScan.id).limit(recent_scans)

@@ -29,10 +29,21 @@ import threading
 from urllib.parse import parse_qs, urlsplit
 
 from .. import accounts, appointments, connections, daily
-from ..models import JoinEvent, TutorDevice, User, ZoomConnection, utcnow
+from ..models import (
+    Center,
+    JoinEvent,
+    MeetingParticipant,
+    TutorDevice,
+    User,
+    ZoomConnection,
+    utcnow,
+)
 from ..zoom.client import fetch_profile
 from ..zoom.oauth import finish_authorization, start_authorization
+from ..zoom.simulator.tokens import GRANULAR_SCOPES
 from ..zoom.wiring import client_for, zoom_http, zoom_settings
+from . import runs
+from .checks import waiting_room_stuck
 
 log = logging.getLogger("portal.health.demo")
 
@@ -66,7 +77,7 @@ def add_people(now=None):
         tutors[email] = accounts.create_user(email, name, "tutor", PASSWORD, centers=[center])
     student = User.by_email(STUDENT)
     # not_connected: an online appointment tomorrow with a tutor who never connected Zoom.
-    tomorrow = daily.center_today(center, now) + datetime.timedelta(days=1)
+    tomorrow = center.today(now) + datetime.timedelta(days=1)
     appointments.book(
         student, tutors["offline.tutor@demo.edu"], "online", f"{tomorrow.isoformat()}T15:00", 30
     )
@@ -147,10 +158,6 @@ def connect_via_simulator(app, tutor, user_key, scopes=None):
 
 def setup_zoom_side(app, now=None):
     """Connect the demo tutors, prepare their sessions, break things, run a first scan."""
-    from ..models import Center
-    from ..zoom.simulator.tokens import GRANULAR_SCOPES
-    from . import runs
-
     state = app.extensions["zoom_sim"]
     lacking = tuple(s for s in GRANULAR_SCOPES if s != NO_SCOPE[1])
     center = Center.get(Center.name == CENTER)
@@ -181,12 +188,8 @@ def setup_zoom_side(app, now=None):
 
 def _waiting_student(tutor, center, now):
     """waiting_room_stuck: a student waiting 12 minutes (needs the webhook tables)."""
-    from .checks import waiting_room_stuck
-
     if not waiting_room_stuck.available():
         return
-    from ..models import MeetingParticipant
-
     session = daily.today_session(tutor, center)
     if session is None:
         return
@@ -196,7 +199,7 @@ def _waiting_student(tutor, center, now):
         participant_key=secrets.token_hex(8),
         name="Casey Student",
         email="student2@demo.edu",
-        state="waiting",
+        state=MeetingParticipant.WAITING,
         waiting_since=since,
         last_event_at=since,
     )

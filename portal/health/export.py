@@ -54,27 +54,40 @@ def stream_csv(header, rows):
     yield buffer.getvalue()
 
 
-def findings_rows(query):
-    """(check, severity, center, tutor_email, detail, first_seen, last_seen) per finding."""
-    Tutor = User.alias("tutor")
-    rows = (
-        query.select(
-            Finding.check,
-            Finding.severity,
-            Center.name,
-            Tutor.email,
-            Finding.detail,
-            Finding.first_seen,
-            Finding.last_seen,
-        )
-        .join(Center, JOIN.LEFT_OUTER, on=(Finding.center == Center.id))
-        .switch(Finding)
-        .join(Tutor, JOIN.LEFT_OUTER, on=(Finding.tutor == Tutor.id))
-        .order_by(Finding.first_seen, Finding.id)
+def _rows(query, columns, *, user, user_field, center_field, created):
+    """``columns`` of ``query`` with a user alias and the center LEFT JOINed, oldest first."""
+    model = query.model
+    return (
+        query.select(*columns)
+        .join(Center, JOIN.LEFT_OUTER, on=(center_field == Center.id))
+        .switch(model)
+        .join(user, JOIN.LEFT_OUTER, on=(user_field == user.id))
+        .order_by(created, model.id)
         .tuples()
         .iterator()
     )
-    return rows
+
+
+def findings_rows(query):
+    """(check, severity, center, tutor_email, detail, first_seen, last_seen) per finding."""
+    Tutor = User.alias("tutor")
+    columns = (
+        Finding.check,
+        Finding.severity,
+        Center.name,
+        Tutor.email,
+        Finding.detail,
+        Finding.first_seen,
+        Finding.last_seen,
+    )
+    return _rows(
+        query,
+        columns,
+        user=Tutor,
+        user_field=Finding.tutor,
+        center_field=Finding.center,
+        created=Finding.first_seen,
+    )
 
 
 def findings_csv(query):
@@ -85,23 +98,23 @@ def findings_csv(query):
 def audit_csv(query):
     """Stream audit entries (an AuditEntry select) as CSV text chunks."""
     Actor = User.alias("actor")
-    rows = (
-        query.select(
-            AuditEntry.created_at,
-            Actor.email,
-            AuditEntry.action,
-            Center.name,
-            AuditEntry.target_type,
-            AuditEntry.target_id,
-            AuditEntry.before,
-            AuditEntry.after,
-        )
-        .join(Actor, JOIN.LEFT_OUTER, on=(AuditEntry.actor == Actor.id))
-        .switch(AuditEntry)
-        .join(Center, JOIN.LEFT_OUTER, on=(AuditEntry.center == Center.id))
-        .order_by(AuditEntry.created_at, AuditEntry.id)
-        .tuples()
-        .iterator()
+    columns = (
+        AuditEntry.created_at,
+        Actor.email,
+        AuditEntry.action,
+        Center.name,
+        AuditEntry.target_type,
+        AuditEntry.target_id,
+        AuditEntry.before,
+        AuditEntry.after,
+    )
+    rows = _rows(
+        query,
+        columns,
+        user=Actor,
+        user_field=AuditEntry.actor,
+        center_field=AuditEntry.center,
+        created=AuditEntry.created_at,
     )
 
     def shaped():

@@ -20,52 +20,10 @@ from peewee import IntegrityError
 
 from ..db import database, retry_locked, write_tx
 from ..models import Finding, utcnow
+from .observations import Observation, finding_key, tutor_key  # noqa: F401 - re-exported
 
 CHUNK = 500
 SEVERITIES = ("critical", "warning", "info")
-
-
-def finding_key(check, kind, subject_id):
-    """The key of a finding about one subject: ``connection_broken:tutor:7``."""
-    return f"{check}:{kind}:{subject_id}"
-
-
-def tutor_key(check, tutor_id):
-    """The key of a finding about a tutor."""
-    return finding_key(check, "tutor", tutor_id)
-
-
-@dataclass
-class Observation:
-    """One problem a check saw: what ``open_finding`` would store."""
-
-    check: str
-    key: str
-    severity: str
-    center_id: int | None
-    tutor_id: int | None
-    detail: str
-    evidence: dict = field(default_factory=dict)
-    subject: tuple | None = None  # (type, id); by default the tutor
-
-    def row(self, now):
-        subject_type, subject_id = self.subject or (
-            ("tutor", self.tutor_id) if self.tutor_id else (None, None)
-        )
-        return {
-            "check": self.check,
-            "key": self.key,
-            "severity": self.severity,
-            "center": self.center_id,
-            "tutor": self.tutor_id,
-            "subject_type": subject_type,
-            "subject_id": subject_id,
-            "detail": self.detail[:2000],
-            "evidence": self.evidence,
-            "first_seen": now,
-            "last_seen": now,
-            "last_checked": now,
-        }
 
 
 def _normal(evidence):
@@ -99,9 +57,7 @@ def open_finding(
         opened.clear()
         with write_tx():
             updated = (
-                Finding.update(**refresh)
-                .where(Finding.key == key, Finding.resolved_at.is_null())
-                .execute()
+                Finding.update(**refresh).where(Finding.key == key, Finding.is_open()).execute()
             )
             if not updated:
                 try:
@@ -109,10 +65,8 @@ def open_finding(
                         opened.append(Finding.insert(fields).execute())
                         _opened(opened)
                 except IntegrityError:  # opened a moment ago by someone else: refresh theirs
-                    Finding.update(**refresh).where(
-                        Finding.key == key, Finding.resolved_at.is_null()
-                    ).execute()
-        return Finding.get(Finding.key == key, Finding.resolved_at.is_null())
+                    Finding.update(**refresh).where(Finding.key == key, Finding.is_open()).execute()
+        return Finding.get(Finding.key == key, Finding.is_open())
 
     row = retry_locked(write)
     if opened:
@@ -122,6 +76,8 @@ def open_finding(
 
 def _opened(finding_ids):
     """A new finding row (not a refresh): queue its alert e-mails in the same transaction."""
+    # Late: notifications render check titles (health.checks), and waiting_room_stuck still
+    # imports Observation from this module; once it imports health.observations, move up.
     from ..notifications.alerts import finding_opened
 
     finding_opened(finding_ids)
@@ -129,7 +85,7 @@ def _opened(finding_ids):
 
 def _wake():
     """Deliver those alerts soon (the job queue); never fails the lifecycle."""
-    from ..notifications.outbox import wake
+    from ..notifications.outbox import wake  # late: see _opened
 
     try:
         wake()
@@ -139,7 +95,7 @@ def _wake():
 
 def open_for(key):
     """The open finding with this key, or None."""
-    return Finding.get_or_none(Finding.key == key, Finding.resolved_at.is_null())
+    return Finding.open_for(key)
 
 
 def resolve(key, how, *, by=None, now=None):
@@ -154,7 +110,7 @@ def resolve(key, how, *, by=None, now=None):
                     resolved_by=getattr(by, "id", by),
                     last_checked=now,
                 )
-                .where(Finding.key == key, Finding.resolved_at.is_null())
+                .where(Finding.key == key, Finding.is_open())
                 .execute()
             )
         )
@@ -199,7 +155,7 @@ def apply(
         Finding.severity,
         Finding.detail,
         Finding.evidence,
-    ).where(Finding.resolved_at.is_null(), Finding.check.in_(checks))
+    ).where(Finding.is_open(), Finding.check.in_(checks))
     if tutors is not None:
         query = query.where(Finding.tutor.in_(tutors))
     existing = {row[1]: row for row in query.tuples()}
@@ -228,7 +184,7 @@ def apply(
         with write_tx():
             for chunk in _chunks([i for i, _ in untouched], 5000):
                 Finding.update(last_seen=now, last_checked=now).where(
-                    Finding.id.in_(chunk), Finding.resolved_at.is_null()
+                    Finding.id.in_(chunk), Finding.is_open()
                 ).execute()
             for finding_id, obs in changed:
                 Finding.update(
@@ -238,7 +194,7 @@ def apply(
                     center=obs.center_id,
                     last_seen=now,
                     last_checked=now,
-                ).where(Finding.id == finding_id, Finding.resolved_at.is_null()).execute()
+                ).where(Finding.id == finding_id, Finding.is_open()).execute()
             by_check = {}
             for finding_id, check, _key in resolve_ids:
                 by_check.setdefault(check, []).append(finding_id)
@@ -246,7 +202,7 @@ def apply(
                 how = (resolutions or {}).get(check, "No longer found by the health check")
                 for chunk in _chunks(ids, 5000):
                     Finding.update(resolved_at=now, resolution=how[:200], last_checked=now).where(
-                        Finding.id.in_(chunk), Finding.resolved_at.is_null()
+                        Finding.id.in_(chunk), Finding.is_open()
                     ).execute()
             for chunk in _chunks(inserts):
                 try:
@@ -256,7 +212,7 @@ def apply(
                         _opened(
                             row.id
                             for row in Finding.select(Finding.id).where(
-                                Finding.key.in_(keys), Finding.resolved_at.is_null()
+                                Finding.key.in_(keys), Finding.is_open()
                             )
                         )
                 except IntegrityError:  # Join or a webhook opened one of these meanwhile

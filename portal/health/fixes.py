@@ -52,7 +52,7 @@ def recheck(app, tutor_ids):
 
 def still_open(finding):
     """The open finding with this finding's key (the same one, or a new one), or None."""
-    return Finding.get_or_none(Finding.key == finding.key, Finding.resolved_at.is_null())
+    return Finding.open_for(finding.key)
 
 
 def _outcome(finding, fixed, remains):
@@ -200,7 +200,7 @@ def _end_locally(conn):
     def write():
         with write_tx():
             ZoomConnection.update(
-                status="revoked",
+                status=ZoomConnection.REVOKED,
                 ended_at=now,
                 access_token_enc=None,
                 refresh_token_enc=None,
@@ -210,7 +210,7 @@ def _end_locally(conn):
                 version=ZoomConnection.version + 1,
                 last_error="ended by an administrator: the Zoom account stays with another tutor",
                 updated_at=now,
-            ).where(ZoomConnection.id == conn.id, ZoomConnection.ended_at.is_null()).execute()
+            ).where(ZoomConnection.id == conn.id, ZoomConnection.is_current()).execute()
 
     retry_locked(write)
 
@@ -218,7 +218,7 @@ def _end_locally(conn):
 def recreate_session(app, finding, actor):
     """Replace today's Daily Session with a new Zoom meeting (claim protocol)."""
     tutor = _tutor(finding)
-    center = daily.home_center(tutor)
+    center = tutor.home_center()
     if center is None or ZoomConnection.for_tutor(tutor) is None:
         raise FixError(f"{tutor.name} has no Zoom connection in a Virtual Meetings center.")
     session = daily.today_session(tutor, center)
@@ -226,7 +226,7 @@ def recreate_session(app, finding, actor):
     deleted, undeletable = None, False
     if (
         session is not None
-        and session.status == "pending"
+        and session.status == DailySession.PENDING
         and session.lease_until
         and (session.lease_until > utcnow())
     ):
@@ -250,7 +250,9 @@ def recreate_session(app, finding, actor):
     if session is not None:
         retry_locked(
             lambda: (
-                DailySession.update(status="missing", last_error="recreated by an administrator")
+                DailySession.update(
+                    status=DailySession.MISSING, last_error="recreated by an administrator"
+                )
                 .where(DailySession.id == session.id)
                 .execute()
             )

@@ -28,6 +28,7 @@ import threading
 from peewee import IntegrityError, OperationalError, fn
 
 from ..db import database, retry_locked, write_tx
+from ..jobs import huey_for
 from ..models import HealthScan, utcnow
 from . import scanner
 
@@ -49,7 +50,7 @@ class ScanBusy(Exception):
 
 def active():
     """The queued or running scan, or None."""
-    return HealthScan.get_or_none(HealthScan.lock == "active")
+    return HealthScan.get_or_none(HealthScan.lock == HealthScan.LOCKED)
 
 
 def lease_seconds(app):
@@ -66,12 +67,15 @@ def expire_stale(now=None, lease=LEASE_SECONDS):
     return retry_locked(
         lambda: (
             HealthScan.update(
-                status="failed", lock=None, finished_at=now, error="interrupted (no progress)"
+                status=HealthScan.FAILED,
+                lock=None,
+                finished_at=now,
+                error="interrupted (no progress)",
             )
             .where(
-                HealthScan.lock == "active",
-                ((HealthScan.status != "queued") & (last_sign < running_cutoff))
-                | ((HealthScan.status == "queued") & (last_sign < queued_cutoff)),
+                HealthScan.lock == HealthScan.LOCKED,
+                ((HealthScan.status != HealthScan.QUEUED) & (last_sign < running_cutoff))
+                | ((HealthScan.status == HealthScan.QUEUED) & (last_sign < queued_cutoff)),
             )
             .execute()
         )
@@ -81,7 +85,7 @@ def expire_stale(now=None, lease=LEASE_SECONDS):
 def renew(scan_id):
     """Extend a scan's lease; False when it is no longer the active scan (taken over)."""
     updated = HealthScan.update(heartbeat_at=utcnow()).where(
-        HealthScan.id == scan_id, HealthScan.lock == "active"
+        HealthScan.id == scan_id, HealthScan.lock == HealthScan.LOCKED
     )
     return retry_locked(updated.execute) == 1
 
@@ -132,8 +136,8 @@ def claim(user=None, centers=None, trigger="manual", lease=LEASE_SECONDS):
     try:
         with write_tx():
             return HealthScan.create(
-                status="queued",
-                lock="active",
+                status=HealthScan.QUEUED,
+                lock=HealthScan.LOCKED,
                 trigger=trigger,
                 requested_by=getattr(user, "id", user),
                 centers=sorted(centers) if centers is not None else None,
@@ -169,8 +173,6 @@ def start(app, user=None, centers=None, trigger="manual"):
             target=_in_thread, args=(app, scan.id), name=f"health-scan-{scan.id}", daemon=True
         ).start()
     else:
-        from ..jobs import huey_for
-
         huey_for(app).portal_tasks["run_health_scan"](scan.id)
     return HealthScan.get_by_id(scan.id), True
 
@@ -190,8 +192,10 @@ def _in_thread(app, scan_id):
 def _pick_up(scan_id):
     """Take the queued row (only one executor ever does), starting its lease."""
     now = utcnow()
-    taken = HealthScan.update(status="running", started_at=now, heartbeat_at=now).where(
-        HealthScan.id == scan_id, HealthScan.lock == "active", HealthScan.status == "queued"
+    taken = HealthScan.update(status=HealthScan.RUNNING, started_at=now, heartbeat_at=now).where(
+        HealthScan.id == scan_id,
+        HealthScan.lock == HealthScan.LOCKED,
+        HealthScan.status == HealthScan.QUEUED,
     )
     return retry_locked(taken.execute) == 1
 
@@ -210,11 +214,11 @@ def execute(app, scan_id):
         return None
     except Exception as exc:
         log.exception("health scan %s failed", scan_id)
-        _finish(scan_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        _finish(scan_id, status=HealthScan.FAILED, error=f"{type(exc).__name__}: {exc}"[:500])
         raise
     _finish(
         scan_id,
-        status="done",
+        status=HealthScan.DONE,
         total=report.tutors,
         done=report.tutors,
         calls=report.calls,
@@ -239,7 +243,9 @@ def _finish(scan_id, **fields):
     retry_locked(
         lambda: (
             HealthScan.update(**fields)
-            .where(HealthScan.id == scan_id, HealthScan.lock == "active")  # not if taken over
+            .where(
+                HealthScan.id == scan_id, HealthScan.lock == HealthScan.LOCKED
+            )  # not if taken over
             .execute()
         )
     )

@@ -36,6 +36,7 @@ from ..models import (
     ZoomConnection,
     utcnow,
 )
+from ..zoom.transport import mount_simulator
 from ..zoom.wiring import zoom_settings
 from . import findings, zoomcheck
 from .checks import BY_NAME, DATABASE, could_not_check, session_mismatch
@@ -100,8 +101,6 @@ def http_for(app, bucket, account):
     session = GatedSession(bucket, account, settings.api_base_url)
     sim_app = app.extensions.get("zoom_sim_wsgi")
     if app.config.get("ZOOM_SIMULATOR") and sim_app is not None:
-        from ..zoom.transport import mount_simulator
-
         mount_simulator(session, app.config["ZOOM_SIM_BASE_URL"], sim_app)
     return session
 
@@ -195,7 +194,7 @@ def run_scan(
     targets = zoomcheck.targets(tutors, now)
     report.tutors = len(targets)
     if scan is not None:
-        _progress_row(scan, total=len(targets), status="running", started_at=utcnow())
+        _progress_row(scan, total=len(targets), status=HealthScan.RUNNING, started_at=utcnow())
 
     def progress(done, calls):
         if scan is not None:
@@ -298,7 +297,7 @@ def _save_profiles(outcomes):
         with write_tx():
             for conn_id, fields in changes:
                 ZoomConnection.update(**fields, updated_at=utcnow()).where(
-                    ZoomConnection.id == conn_id, ZoomConnection.ended_at.is_null()
+                    ZoomConnection.id == conn_id, ZoomConnection.is_current()
                 ).execute()
 
     retry_locked(write)
@@ -306,9 +305,7 @@ def _save_profiles(outcomes):
 
 def _broken(tutors):
     """Tutors (in scope) whose current connection is not usable: their sessions are unknown."""
-    query = ZoomConnection.select(ZoomConnection.tutor).where(
-        ZoomConnection.ended_at.is_null(), ZoomConnection.status != "active"
-    )
+    query = ZoomConnection.select(ZoomConnection.tutor).where(ZoomConnection.is_broken())
     if tutors is not None:
         query = query.where(ZoomConnection.tutor.in_(tutors))
     return [row[0] for row in query.tuples()]
@@ -320,7 +317,7 @@ def readiness(centers=None):
     Ready = active tutor with a working Zoom connection and no open critical finding.
     """
     critical = Finding.select(Finding.id).where(
-        Finding.tutor == User.id, Finding.resolved_at.is_null(), Finding.severity == "critical"
+        Finding.tutor == User.id, Finding.is_open(), Finding.severity == "critical"
     )
     ready = Case(None, [(ZoomConnection.id.is_null(False) & ~fn.EXISTS(critical), User.id)], None)
     query = (
@@ -333,21 +330,16 @@ def readiness(centers=None):
         .join(
             ZoomConnection,
             JOIN.LEFT_OUTER,
-            on=(
-                (ZoomConnection.tutor == User.id)
-                & ZoomConnection.ended_at.is_null()
-                & (ZoomConnection.status == "active")
-            ),
+            on=((ZoomConnection.tutor == User.id) & ZoomConnection.is_usable()),
         )
         .where(
-            User.role == "tutor",
-            User.active == True,  # noqa: E712
-            Center.virtual_meetings_enabled == True,  # noqa: E712
+            User.is_active_tutor(),
+            Center.is_virtual(),
         )
         .group_by(Membership.center)
     )
     opened = Finding.select(Finding.center, fn.COUNT(Finding.id)).where(
-        Finding.resolved_at.is_null(), Finding.center.is_null(False)
+        Finding.is_open(), Finding.center.is_null(False)
     )
     if centers is not None:
         query = query.where(Membership.center.in_(list(centers)))
@@ -385,7 +377,9 @@ def _progress_row(scan, **fields):
     retry_locked(
         lambda: (
             HealthScan.update(**fields)
-            .where(HealthScan.id == scan.id, HealthScan.lock == "active")  # not once taken over
+            .where(
+                HealthScan.id == scan.id, HealthScan.lock == HealthScan.LOCKED
+            )  # not once taken over
             .execute()
         )
     )

@@ -11,7 +11,7 @@ re-check when Zoom says it is gone). Workers only read and call Zoom; every writ
 import datetime
 from dataclasses import dataclass
 
-from ..daily import center_today
+from .. import clock
 from ..models import Center, DailySession, Membership, User, ZoomConnection
 from ..zoom.client import ZoomClient
 from ..zoom.errors import ZoomError, ZoomReauthRequired
@@ -63,10 +63,8 @@ def targets(tutors=None, now=None):
         )
         .join(User, on=(ZoomConnection.tutor == User.id))
         .where(
-            ZoomConnection.ended_at.is_null(),
-            ZoomConnection.status == "active",
-            User.active == True,  # noqa: E712
-            User.role == "tutor",
+            ZoomConnection.is_usable(),
+            User.is_active_tutor(),
         )
         .order_by(ZoomConnection.tutor)
     )
@@ -89,7 +87,7 @@ def _add_sessions(found, tutors, now):
     homes = (
         Membership.select(Membership.user, Center.id, Center.name, Center.timezone)
         .join(Center)
-        .where(Center.virtual_meetings_enabled == True)  # noqa: E712
+        .where(Center.is_virtual())
         .order_by(Membership.user, Center.name)
     )
     if tutors is not None:
@@ -101,7 +99,7 @@ def _add_sessions(found, tutors, now):
             continue
         target.center_id, target.timezone = center_id, zone
         if zone not in days:
-            days[zone] = center_today(Center(timezone=zone), now)
+            days[zone] = clock.today(zone, now)
         target.date = days[zone]
     if not days:
         return

@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .. import daily
-from ..live.findings import open_finding, resolve_finding
-from ..models import User, utcnow
+from ..health.findings import open_finding
+from ..health.findings import resolve as resolve_finding
+from ..health.observations import tutor_key
+from ..models import Appointment, JoinEvent, User, ZoomConnection, utcnow
 from ..zoom.settings import is_zoom_host
 from .events import events, record
 from .targets import (
@@ -69,27 +71,11 @@ __all__ = [
 
 log = logging.getLogger("portal.join")
 
-DAILY_SESSION = "daily_session"
-CONNECT_LINK = "connect_link"
-NOWHERE = "nowhere"
-
-REASONS = {
-    "session_known": "Today's Daily Session",
-    "session_created": "Today's Daily Session (prepared when the student pressed Join)",
-    "connect_link": "Connect Link: the tutor has no Zoom connection",
-    "connection_broken": "Nowhere: the tutor's Zoom connection stopped working",
-    "session_pending": "Nowhere: today's Daily Session was still being prepared",
-    "session_failed": "Nowhere: today's Daily Session could not be created",
-    "join_url_refused": "Nowhere: the Daily Session link did not point at Zoom",
-    "connect_link_not_allowed": "Nowhere: no Zoom connection; Connect Links are off",
-    "not_connected": "Nowhere: no Zoom connection and no Connect Link",
-    "no_tutor": "Nowhere: the appointment has no active tutor",
-}
-DESTINATIONS = {
-    DAILY_SESSION: "Daily Session",
-    CONNECT_LINK: "Connect Link",
-    NOWHERE: "Nowhere",
-}
+DAILY_SESSION = JoinEvent.DAILY_SESSION
+CONNECT_LINK = JoinEvent.CONNECT_LINK
+NOWHERE = JoinEvent.NOWHERE
+REASONS = JoinEvent.REASONS
+DESTINATIONS = JoinEvent.DESTINATIONS
 
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
 
@@ -169,17 +155,17 @@ def send(
 def closed_reason(target, now=None):
     """Why this appointment can't be joined right now (a word), or None when it can."""
     now = now or utcnow()
-    if target.status == "cancelled":
+    if target.status == Appointment.CANCELLED:
         return "cancelled"
     if target.kind == "walk_in":
-        if target.status == "waiting":
+        if target.status == Appointment.WAITING:
             return "waiting"
-        if target.status != "assigned" or target.end_at <= now:
+        if target.status != Appointment.ASSIGNED or target.end_at <= now:
             return "ended"
         return None
-    if target.kind != "online":
+    if target.kind != Appointment.ONLINE:
         return "in_person"
-    if target.status != "booked" or target.end_at <= now:
+    if target.status != Appointment.BOOKED or target.end_at <= now:
         return "ended"
     if now < target.start_at - OPENS_BEFORE:
         return "not_yet"
@@ -262,7 +248,7 @@ def resolve(target, client_factory, url_allowed, now=None):
     if target.tutor_id is None or not target.tutor_active:
         return _nowhere(target, "no_tutor", now)
     if target.connection_status is not None:
-        if target.connection_status != "active":
+        if target.connection_status != ZoomConnection.ACTIVE:
             return _nowhere(target, "connection_broken", now)
         session, reason = target.session, "session_known"
         if session is None or not session.ready:
@@ -289,7 +275,7 @@ def _ensure(target, client_factory, now):
     session = SessionInfo(row.id, row.date, row.status, row.zoom_meeting_id, row.join_url)
     if session.ready:
         if result.outcome in ("created", "adopted"):
-            resolve_findings(_finding_key("session_unavailable", target.tutor_id), now)
+            resolve_findings(tutor_key("session_unavailable", target.tutor_id), now)
         return session, "session_created" if result.outcome != "existing" else "session_known"
     slow = isinstance(result.error, daily.TRANSIENT) and result.error.status is None
     if result.outcome == "busy" or slow:
@@ -335,10 +321,6 @@ _FINDINGS = {
 }
 
 
-def _finding_key(check, tutor_id):
-    return f"{check}:tutor:{tutor_id}"
-
-
 def _nowhere(target, reason, now, session=None):
     spec = _FINDINGS.get(reason)
     if spec is not None:
@@ -356,7 +338,7 @@ def _nowhere(target, reason, now, session=None):
         try:
             open_finding(
                 check,
-                _finding_key(check, target.tutor_id or f"appointment-{target.appointment_id}"),
+                tutor_key(check, target.tutor_id or f"appointment-{target.appointment_id}"),
                 "critical",
                 target.center_id,
                 target.tutor_id,

@@ -6,12 +6,11 @@ peewee query. Today's session (in its center's time zone) is picked in Python.
 """
 
 import datetime
-import zoneinfo
 from dataclasses import dataclass
 
 from peewee import JOIN
 
-from .. import daily
+from .. import clock, daily
 from ..models import Appointment, Center, DailySession, Membership, User, ZoomConnection, utcnow
 
 OPENS_BEFORE = datetime.timedelta(minutes=30)
@@ -77,7 +76,7 @@ _COLUMNS = (
 
 
 def _local_date(timezone, now):
-    return now.replace(tzinfo=datetime.UTC).astimezone(zoneinfo.ZoneInfo(timezone)).date()
+    return clock.local_date(now, timezone)
 
 
 def _day_window(now):
@@ -92,7 +91,7 @@ def _with_tutor_state(query, tutor_column, day_from, day_to):
         query.join(
             ZoomConnection,
             JOIN.LEFT_OUTER,
-            on=(ZoomConnection.tutor == tutor_column) & ZoomConnection.ended_at.is_null(),
+            on=(ZoomConnection.tutor == tutor_column) & ZoomConnection.is_current(),
         )
         .switch()
         .join(
@@ -201,7 +200,7 @@ def tutor_target(student_id, tutor_id, now=None):
         _with_tutor_state(query, User.id, *_day_window(now))
         .where(
             User.id == tutor_id,
-            User.role == "tutor",
+            User.role == User.TUTOR,
             Center.id.in_(student_centers),
         )
         .order_by(Center.virtual_meetings_enabled.desc(), Center.name)
@@ -229,9 +228,9 @@ def open_appointment(student_id, tutor_id, now):
             Appointment.student == student_id,
             Appointment.tutor == tutor_id,
             Appointment.end_at > now,
-            ((Appointment.kind == "online") & (Appointment.status == "booked"))
+            ((Appointment.kind == Appointment.ONLINE) & (Appointment.status == Appointment.BOOKED))
             & (Appointment.start_at <= now + OPENS_BEFORE)
-            | ((Appointment.kind == "walk_in") & (Appointment.status == "assigned")),
+            | ((Appointment.kind == "walk_in") & (Appointment.status == Appointment.ASSIGNED)),
         )
         .order_by(Appointment.start_at)
         .first()

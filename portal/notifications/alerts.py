@@ -21,17 +21,17 @@ def alerts_for(check, severity):
 
 def admins_of(center_id):
     """Active center administrators of a center; the account administrators if it has none."""
-    active = User.active == True  # noqa: E712
+    active = User.is_enabled()
     if center_id is not None:
         admins = list(
             User.select()
             .join(Membership, on=(Membership.user == User.id))
-            .where(Membership.center == center_id, User.role == "center_admin", active)
+            .where(Membership.center == center_id, User.role == User.CENTER_ADMIN, active)
             .order_by(User.id)
         )
         if admins:
             return admins
-    return list(User.select().where(User.role == "account_admin", active).order_by(User.id))
+    return list(User.select().where(User.role == User.ACCOUNT_ADMIN, active).order_by(User.id))
 
 
 def finding_opened(finding_ids):
@@ -45,7 +45,7 @@ def finding_opened(finding_ids):
             continue
         recipients = [u.id for u in admins_of(finding.center_id)]
         if finding.tutor_id is not None:
-            tutor = User.get_or_none(User.id == finding.tutor_id, User.role == "tutor")
+            tutor = User.get_or_none(User.id == finding.tutor_id, User.role == User.TUTOR)
             if tutor is not None and tutor.active:
                 recipients.insert(0, tutor.id)
         for user_id in dict.fromkeys(recipients):

@@ -6,6 +6,7 @@ confirmation exists exactly when the appointment does; keys are
 ``portal.notifications.reminders`` when they fall due.
 """
 
+from ..models import Appointment
 from . import outbox
 
 KINDS = ("confirmation", "reminder", "cancellation")
@@ -17,7 +18,7 @@ def recipients(appointment):
 
 
 def rows_for(appointment, kind, actor=None):
-    if appointment.kind != "online":
+    if appointment.kind != Appointment.ONLINE:
         return []
     return [
         {

@@ -28,7 +28,7 @@ from ..zoom.wiring import zoom_settings
 PREFIX = "vmc_"
 TOKEN_SHAPE = re.compile(r"^vmc_[A-Za-z0-9_-]{40,60}$")
 PAST_DAYS = 30
-STATUSES = ("booked", "assigned", "completed")
+STATUSES = (Appointment.BOOKED, Appointment.ASSIGNED, Appointment.COMPLETED)
 
 
 def digest(token):
@@ -75,7 +75,7 @@ def tutor_for(token):
     row = CalendarFeed.get_or_none(CalendarFeed.token_hash == digest(token))
     if row is None:
         return None
-    return User.get_or_none(User.id == row.tutor_id, User.role == "tutor", User.active == True)  # noqa: E712
+    return User.get_or_none(User.id == row.tutor_id, User.is_active_tutor())
 
 
 def appointments(tutor, now=None):

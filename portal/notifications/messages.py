@@ -11,14 +11,14 @@ from urllib.parse import urlsplit
 
 from flask import render_template
 
-from ..appointments import to_local
+from ..clock import to_local
 from ..health import notices
 from ..health.checks import title
 from ..mail import build_message
 from ..models import Appointment, Finding, OutboxMessage, ShiftCheck, User, utcnow
 from . import ics
+from .errors import Skip
 from .links import external
-from .outbox import Skip
 from .preferences import reminders_on
 from .settings import mail_settings
 
@@ -114,7 +114,7 @@ def _appointment_context(app, row, recipient, settings):
         "minutes": int((appointment.end_at - appointment.start_at).total_seconds() // 60),
         "links": links(app, appointment, recipient),
         "preferences": external(
-            app, "tutor.preferences" if recipient.role == "tutor" else "account.preferences"
+            app, "tutor.preferences" if recipient.role == User.TUTOR else "account.preferences"
         ),
         "reminder_minutes": settings.reminder_minutes,
     }
@@ -141,7 +141,7 @@ def _invite(ctx, settings, method, cancelled=False):
 
 def confirmation(app, row, recipient, settings):
     ctx = _appointment_context(app, row, recipient, settings)
-    if ctx["appointment"].status == "cancelled":
+    if ctx["appointment"].status == Appointment.CANCELLED:
         raise Skip("the appointment was cancelled before its confirmation went out")
     if ctx["is_student"]:
         subject = f"Booked: {ctx['what']} with {ctx['other']}, {ctx['when']}"
@@ -154,7 +154,7 @@ def confirmation(app, row, recipient, settings):
 def reminder(app, row, recipient, settings):
     ctx = _appointment_context(app, row, recipient, settings)
     appointment = ctx["appointment"]
-    if appointment.status != "booked":
+    if appointment.status != Appointment.BOOKED:
         raise Skip("the appointment is no longer booked")
     if appointment.start_at <= utcnow():
         raise Skip("the appointment has already started")
@@ -172,7 +172,7 @@ def cancellation(app, row, recipient, settings):
         OutboxMessage.recipient == recipient.id,
         OutboxMessage.kind == "confirmation",
     )
-    if confirmed is not None and confirmed.status == "skipped":
+    if confirmed is not None and confirmed.status == OutboxMessage.SKIPPED:
         raise Skip("the booking was never announced, so there is nothing to cancel")
     actor = row.actor_id
     sides = (ctx["appointment"].student_id, ctx["appointment"].tutor_id)

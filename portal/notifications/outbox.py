@@ -22,9 +22,14 @@ import logging
 import random
 import uuid
 
-from ..db import retry_locked, write_tx
+from flask import after_this_request, current_app, has_app_context, has_request_context
+
+from ..db import database, retry_locked, write_tx
+from ..jobs import huey_for
 from ..mail import MailError, OutboxTransport, SMTPTransport
 from ..models import OutboxMessage, utcnow
+from .errors import Skip
+from .messages import render
 from .settings import mail_settings
 
 log = logging.getLogger("portal.mail")
@@ -33,10 +38,6 @@ LEASE = datetime.timedelta(minutes=5)
 MAX_ATTEMPTS = 8  # 1, 2, 4, 8, 16, 32, 60 minutes apart: about two hours in all
 MAX_BACKOFF = datetime.timedelta(hours=1)
 BATCH = 200
-
-
-class Skip(Exception):
-    """The message is no longer due (the appointment was cancelled, reminders were turned off)."""
 
 
 def queue(rows):
@@ -81,15 +82,15 @@ def claim(owner, now=None):
 
 
 def _take(message_id, owner, now):
-    due = ((OutboxMessage.status == "queued") & (OutboxMessage.next_attempt_at <= now)) | (
-        (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now)
-    )
+    due = (
+        (OutboxMessage.status == OutboxMessage.QUEUED) & (OutboxMessage.next_attempt_at <= now)
+    ) | ((OutboxMessage.status == OutboxMessage.SENDING) & (OutboxMessage.lease_until < now))
 
     def write():
         with write_tx():
             return (
                 OutboxMessage.update(
-                    status="sending",
+                    status=OutboxMessage.SENDING,
                     lease_owner=owner,
                     lease_until=now + LEASE,
                     attempts=OutboxMessage.attempts + 1,
@@ -120,11 +121,13 @@ def _finish(row, owner, **fields):
 def _failed(row, owner, error, now):
     error = str(error)[:500]
     if row.attempts >= MAX_ATTEMPTS:
-        _finish(row, owner, status="failed", last_error=error)
+        _finish(row, owner, status=OutboxMessage.FAILED, last_error=error)
         log.warning("mail %s failed for good after %s attempts: %s", row.id, row.attempts, error)
     else:
         wait = backoff(row.attempts)
-        _finish(row, owner, status="queued", last_error=error, next_attempt_at=now + wait)
+        _finish(
+            row, owner, status=OutboxMessage.QUEUED, last_error=error, next_attempt_at=now + wait
+        )
         log.info("mail %s not sent (%s); next try in %ss", row.id, error, int(wait.seconds))
 
 
@@ -140,8 +143,6 @@ def transport_for(app):
 
 def deliver_due(app, now=None, limit=BATCH, transport=None):
     """Send what is due now; returns counts {sent, retry, failed, skipped}."""
-    from .messages import render  # templates need the app; imported late
-
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     transport = transport or transport_for(app)
     if transport is None:
@@ -156,7 +157,7 @@ def deliver_due(app, now=None, limit=BATCH, transport=None):
             try:
                 content = render(app, row)
             except Skip as why:
-                _finish(row, owner, status="skipped", last_error=str(why)[:500])
+                _finish(row, owner, status=OutboxMessage.SKIPPED, last_error=str(why)[:500])
                 counts["skipped"] += 1
                 continue
             except Exception:  # noqa: BLE001 - one broken message must not stop the others
@@ -175,7 +176,7 @@ def deliver_due(app, now=None, limit=BATCH, transport=None):
             _finish(
                 row,
                 owner,
-                status="sent",
+                status=OutboxMessage.SENT,
                 sent_at=utcnow(),
                 last_error=None,
                 to_address=content.to_address,
@@ -194,8 +195,11 @@ def deliver_due(app, now=None, limit=BATCH, transport=None):
 def retry(message_id, center_ids=None):
     """Put a failed (or waiting) message back at the front of the queue; True if it was."""
     query = OutboxMessage.update(
-        status="queued", next_attempt_at=utcnow(), attempts=0, updated_at=utcnow()
-    ).where(OutboxMessage.id == message_id, OutboxMessage.status.in_(("failed", "queued")))
+        status=OutboxMessage.QUEUED, next_attempt_at=utcnow(), attempts=0, updated_at=utcnow()
+    ).where(
+        OutboxMessage.id == message_id,
+        OutboxMessage.status.in_((OutboxMessage.FAILED, OutboxMessage.QUEUED)),
+    )
     if center_ids is not None:
         query = query.where(OutboxMessage.center.in_(list(center_ids)))
 
@@ -212,16 +216,12 @@ def wake(app=None):
     Called after the transaction that queued the message has committed. Never sends in
     the request itself; a lost wake-up costs at most a minute (``send-reminders``).
     """
-    from flask import after_this_request, current_app, has_app_context, has_request_context
-
     if app is None:
         if not has_app_context():
             return
         app = current_app._get_current_object()
     mode = mail_settings(app).delivery
     if mode == "huey":
-        from ..jobs import huey_for
-
         try:
             huey_for(app).portal_tasks["deliver_mail"]()
         except Exception:  # noqa: BLE001 - the minutely send-reminders run delivers it
@@ -239,8 +239,6 @@ def wake(app=None):
 
 
 def _deliver_in(app):
-    from ..db import database
-
     with app.app_context(), database.connection_context():
         try:
             deliver_due(app)

@@ -18,8 +18,8 @@ from .preferences import reminders_off_query
 def due(now, minutes):
     """Booked online appointments that start within the next ``minutes``."""
     return Appointment.select().where(
-        Appointment.kind == "online",
-        Appointment.status == "booked",
+        Appointment.kind == Appointment.ONLINE,
+        Appointment.status == Appointment.BOOKED,
         Appointment.start_at > now,
         Appointment.start_at <= now + datetime.timedelta(minutes=minutes),
     )

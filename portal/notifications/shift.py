@@ -16,7 +16,6 @@ import logging
 from peewee import IntegrityError
 
 from .. import daily, readiness
-from ..appointments import day_bounds, to_local
 from ..db import retry_locked, write_tx
 from ..models import Appointment, ShiftCheck, User, ZoomConnection, utcnow
 from . import outbox
@@ -34,8 +33,8 @@ def due(minutes, now):
     soon = (
         Appointment.select()
         .where(
-            Appointment.kind == "online",
-            Appointment.status == "booked",
+            Appointment.kind == Appointment.ONLINE,
+            Appointment.status == Appointment.BOOKED,
             Appointment.tutor.is_null(False),
             Appointment.start_at > now,
             Appointment.start_at <= now + datetime.timedelta(minutes=minutes),
@@ -48,12 +47,12 @@ def due(minutes, now):
             continue
         seen.add(appointment.tutor_id)
         center = appointment.center
-        day = to_local(appointment.start_at, center.timezone).date()
-        day_start, _end = day_bounds(center.timezone, day)
+        day = center.local(appointment.start_at).date()
+        day_start, _end = center.day_bounds(day)
         earlier = Appointment.select().where(
             Appointment.tutor == appointment.tutor_id,
-            Appointment.kind == "online",
-            Appointment.status.in_(("booked", "completed")),
+            Appointment.kind == Appointment.ONLINE,
+            Appointment.status.in_((Appointment.BOOKED, Appointment.COMPLETED)),
             Appointment.start_at >= day_start,
             Appointment.start_at < appointment.start_at,
         )
@@ -68,7 +67,7 @@ def claim(appointment, day, now):
         "day": day,
         "center": appointment.center_id,
         "first_start": appointment.start_at,
-        "status": "running",
+        "status": ShiftCheck.RUNNING,
         "lease_until": now + LEASE,
     }
     try:
@@ -76,11 +75,13 @@ def claim(appointment, day, now):
             return ShiftCheck.create(**fields)
     except IntegrityError:
         pass
-    takeable = ShiftCheck.status.in_(("running", "unchecked")) & (ShiftCheck.lease_until < now)
+    takeable = ShiftCheck.status.in_((ShiftCheck.RUNNING, ShiftCheck.UNCHECKED)) & (
+        ShiftCheck.lease_until < now
+    )
     with write_tx():
         won = (
             ShiftCheck.update(
-                status="running",
+                status=ShiftCheck.RUNNING,
                 lease_until=now + LEASE,
                 attempts=ShiftCheck.attempts + 1,
                 first_start=appointment.start_at,
@@ -96,7 +97,7 @@ def claim(appointment, day, now):
 def verify(tutor, client_factory):
     """The Join-relevant readiness rows (creating today's session first if it is missing)."""
     connection = ZoomConnection.for_tutor(tutor)
-    if connection is not None and connection.status == "active":
+    if connection is not None and connection.status == ZoomConnection.ACTIVE:
         daily.ensure_daily_session(tutor, client_factory)
     return [row for row in readiness.check_tutor(tutor, client_factory) if row.key in KEYS]
 
@@ -105,7 +106,7 @@ def _save(check, **fields):
     def write():
         with write_tx():
             ShiftCheck.update(**fields).where(ShiftCheck.id == check.id).execute()
-            if fields.get("status") == "alerted":
+            if fields.get("status") == ShiftCheck.ALERTED:
                 _queue_alerts(check)
 
     retry_locked(write)
@@ -145,17 +146,17 @@ def run(client_factory, minutes, now=None):
         red = [r for r in rows if r.ok is False]
         detail = {"rows": [vars(r) for r in (red or rows)]}
         if red:
-            status = "alerted"
+            status = ShiftCheck.ALERTED
         elif any(r.ok is None for r in rows):
-            status = "unchecked"
+            status = ShiftCheck.UNCHECKED
         else:
-            status = "ready"
+            status = ShiftCheck.READY
         _save(
             check,
             status=status,
             detail=detail,
             checked_at=utcnow(),
-            lease_until=utcnow() + RETRY if status == "unchecked" else None,
+            lease_until=utcnow() + RETRY if status == ShiftCheck.UNCHECKED else None,
         )
         counts[status] += 1
     if counts["alerted"]:

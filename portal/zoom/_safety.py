@@ -17,6 +17,8 @@ import logging
 import os
 import threading
 
+import requests
+
 from ..logging_setup import RedactingFilter
 
 LIBRARY_LOGGERS = ("oauthlib", "requests_oauthlib", "urllib3")
@@ -82,8 +84,6 @@ def http_session(http):
     if http is not None:
         yield http
         return
-    import requests
-
     session = requests.Session()
     try:
         yield session

@@ -48,7 +48,7 @@ def revoke(connection, settings, http=None, *, clock=utcnow, sleep=time.sleep):
     if row is None:
         return False
     token = None
-    if row.status == "active" and row.ended_at is None:
+    if row.status == ZoomConnection.ACTIVE and row.ended_at is None:
         try:
             token, _ = TokenSource(row, settings, http, clock=clock, sleep=sleep).get()
         except (ZoomReauthRequired, ZoomUnavailable, ZoomRateLimited):
@@ -57,7 +57,11 @@ def revoke(connection, settings, http=None, *, clock=utcnow, sleep=time.sleep):
     if row is None:
         return False
     now = clock()
-    status = row.status if row.status in ("ended", "deauthorized") else "revoked"
+    status = (
+        row.status
+        if row.status in (ZoomConnection.ENDED, ZoomConnection.DEAUTHORIZED)
+        else ZoomConnection.REVOKED
+    )
     _update_row(
         conn_id,
         status=status,

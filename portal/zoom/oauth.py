@@ -31,6 +31,7 @@ import requests
 from oauthlib.oauth2 import OAuth2Error
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from ._safety import http_session, oauth_transport, protect_library_loggers
 from .errors import (
@@ -214,8 +215,6 @@ def _never_sent(exc):
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
     if isinstance(exc, requests.exceptions.ConnectionError):
-        from urllib3.exceptions import NameResolutionError, NewConnectionError
-
         seen = set()
         cur = exc
         while cur is not None and id(cur) not in seen:

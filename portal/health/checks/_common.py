@@ -1,11 +1,9 @@
-"""What the check modules share: the scope filter, the tutor's home center in SQL, wording."""
+"""What the check modules share: the scope filter and wording."""
 
 import datetime
 from dataclasses import dataclass
 
-from peewee import fn
-
-from ...models import Center, Membership, User
+from ...models import Center, User, ZoomConnection
 
 
 @dataclass
@@ -31,15 +29,22 @@ class Context:
         return {row[0] for row in query.tuples()}
 
 
-def home_center(user_field):
-    """SQL for a tutor's center: the first with Virtual Meetings on, else any (by id)."""
-    enabled = (
-        Membership.select(fn.MIN(Membership.center))
-        .join(Center)
-        .where(Membership.user == user_field, Center.virtual_meetings_enabled == True)  # noqa: E712
+def connections(*columns, where):
+    """Current connections matching ``where``, with their tutor.
+
+    Rows: (tutor id, tutor name, Zoom e-mail, *columns, the tutor's home center id).
+    """
+    return (
+        ZoomConnection.select(
+            ZoomConnection.tutor,
+            User.name,
+            ZoomConnection.email,
+            *columns,
+            Center.home_of(User.id).alias("center_id"),
+        )
+        .join(User, on=(ZoomConnection.tutor == User.id))
+        .where(*where)
     )
-    anywhere = Membership.select(fn.MIN(Membership.center)).where(Membership.user == user_field)
-    return fn.COALESCE(enabled, anywhere)
 
 
 def plural(count, one, many=None):

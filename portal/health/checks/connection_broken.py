@@ -7,8 +7,8 @@ mark a connection ``needs_reauth`` first when Zoom refuses it).
 """
 
 from ...models import User, ZoomConnection
-from ..findings import Observation, tutor_key
-from ._common import home_center
+from ..observations import Observation, tutor_key
+from ._common import connections
 
 NAME = "connection_broken"
 TITLE = "Zoom connection broken"
@@ -27,6 +27,13 @@ STEPS = (
 )
 FIXES = ("notify_reconnect", "reverify")
 RESOLVED = "The Zoom connection works again (or was replaced)"
+
+
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 WHY = {
     "needs_reauth": "Zoom stopped accepting the portal's authorization",
     "revoked": "the authorization was revoked",
@@ -35,24 +42,22 @@ WHY = {
 }
 
 
+def deauthorized_detail(tutor, when):
+    """The finding's words when Zoom reports the app removed (webhook ``app_deauthorized``)."""
+    return (
+        f"{tutor.name} removed the portal app in Zoom at {when}. Their Zoom tokens were "
+        f"deleted and students can't be sent to their Daily Session until they connect "
+        f"Zoom again in Preferences → Virtual Meetings."
+    )
+
+
 def run(ctx):
     """Active tutors in scope whose current connection is not usable."""
-    query = (
-        ZoomConnection.select(
-            ZoomConnection.tutor,
-            User.name,
-            ZoomConnection.email,
-            ZoomConnection.status,
-            ZoomConnection.last_error,
-            ZoomConnection.updated_at,
-            home_center(User.id).alias("center_id"),
-        )
-        .join(User, on=(ZoomConnection.tutor == User.id))
-        .where(
-            ZoomConnection.ended_at.is_null(),
-            ZoomConnection.status != "active",
-            User.active == True,  # noqa: E712
-        )
+    query = connections(
+        ZoomConnection.status,
+        ZoomConnection.last_error,
+        ZoomConnection.updated_at,
+        where=(ZoomConnection.is_broken(), User.is_enabled()),
     )
     found = []
     for tutor_id, name, email, status, error, since, center_id in ctx.scoped(
@@ -64,6 +69,7 @@ def run(ctx):
             "sent to their Daily Session until they connect Zoom again."
         )
         evidence = {"zoom_email": email, "status": status, "last_error": error, "since": since}
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, SEVERITY, center_id, tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), SEVERITY, center_id, tutor_id, detail, evidence)
+        )
     return found

@@ -5,7 +5,7 @@ findings are kept as they were (never resolved, never turned into "missing"). It
 resolved by the next check that gets an answer.
 """
 
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 
 NAME = "could_not_check"
 TITLE = "Could not check with Zoom"
@@ -20,6 +20,11 @@ FIXES = ("reverify",)
 RESOLVED = "Zoom answered the next check"
 
 
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 def observation(target, reason):
     """The finding for a tutor Zoom could not be asked about."""
     detail = (
@@ -28,7 +33,7 @@ def observation(target, reason):
     )
     return Observation(
         NAME,
-        tutor_key(NAME, target.tutor_id),
+        key(target.tutor_id),
         SEVERITY,
         target.center_id,
         target.tutor_id,

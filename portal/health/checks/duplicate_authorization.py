@@ -13,9 +13,9 @@ import datetime
 
 from peewee import fn
 
-from ...models import AuditEntry, User, ZoomConnection
-from ..findings import Observation, tutor_key
-from ._common import home_center, plural
+from ...models import AuditEntry, Center, User, ZoomConnection
+from ..observations import Observation, tutor_key
+from ._common import plural
 
 NAME = "duplicate_authorization"
 TITLE = "Zoom account shared by tutors"
@@ -33,22 +33,29 @@ STEPS = (
 )
 FIXES = ("keep_authorization", "notify_reconnect", "reverify")
 RESOLVED = "The Zoom account is connected to one tutor only"
+
+
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 ATTEMPT_WINDOW = datetime.timedelta(days=7)
 
 
 def run(ctx):
     """Tutors in scope whose Zoom user id or e-mail is also another tutor's current link."""
-    current = ZoomConnection.ended_at.is_null()
+    current = ZoomConnection.is_current()
     Dup = ZoomConnection.alias("dup")
     shared_ids = (
         Dup.select(Dup.zoom_user_id)
-        .where(Dup.ended_at.is_null())
+        .where(ZoomConnection.is_current(Dup))
         .group_by(Dup.zoom_user_id)
         .having(fn.COUNT(Dup.id) > 1)
     )
     shared_emails = (
         Dup.select(Dup.email)
-        .where(Dup.ended_at.is_null(), Dup.email.is_null(False))
+        .where(ZoomConnection.is_current(Dup), Dup.email.is_null(False))
         .group_by(Dup.email)
         .having(fn.COUNT(Dup.id) > 1)
     )
@@ -60,7 +67,7 @@ def run(ctx):
             ZoomConnection.connected_at,
             ZoomConnection.status,
             User.name,
-            home_center(User.id).alias("center_id"),
+            Center.home_of(User.id).alias("center_id"),
         )
         .join(User, on=(ZoomConnection.tutor == User.id))
         .where(
@@ -98,7 +105,7 @@ def run(ctx):
             found.append(
                 Observation(
                     NAME,
-                    tutor_key(NAME, row[0]),
+                    key(row[0]),
                     SEVERITY,
                     row[6],
                     row[0],
@@ -135,11 +142,11 @@ def _refused_attempts(ctx, already):
     )
     connected = dict(
         ZoomConnection.select(ZoomConnection.tutor, ZoomConnection.connected_at)
-        .where(ZoomConnection.ended_at.is_null(), ZoomConnection.tutor.in_(list(tutors)))
+        .where(ZoomConnection.is_current(), ZoomConnection.tutor.in_(list(tutors)))
         .tuples()
     )
     centers = dict(
-        User.select(User.id, home_center(User.id)).where(User.id.in_(list(tutors))).tuples()
+        User.select(User.id, Center.home_of(User.id)).where(User.id.in_(list(tutors))).tuples()
     )
     found = []
     for tutor_id in sorted(tutors):
@@ -165,7 +172,7 @@ def _refused_attempts(ctx, already):
         found.append(
             Observation(
                 NAME,
-                tutor_key(NAME, tutor_id),
+                key(tutor_id),
                 "warning",
                 centers.get(tutor_id),
                 tutor_id,

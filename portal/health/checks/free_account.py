@@ -3,9 +3,9 @@
 Reads the user type the last scan refreshed from ``GET /users/me`` (one SQL query).
 """
 
-from ...models import User, ZoomConnection
-from ..findings import Observation, tutor_key
-from ._common import home_center
+from ...models import ZoomConnection
+from ..observations import Observation, tutor_key
+from ._common import connections
 
 NAME = "free_account"
 TITLE = "Free Zoom account"
@@ -22,6 +22,13 @@ STEPS = (
 )
 FIXES = ("notify_reconnect", "reverify")
 RESOLVED = "The Zoom account is licensed"
+
+
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 TYPES = {
     1: "a free (Basic) Zoom account",
     4: "a Zoom account with no licence to host",
@@ -31,20 +38,9 @@ TYPES = {
 
 def run(ctx):
     """Tutors in scope with a current, working connection to an unlicensed Zoom user."""
-    query = (
-        ZoomConnection.select(
-            ZoomConnection.tutor,
-            User.name,
-            ZoomConnection.email,
-            ZoomConnection.user_type,
-            home_center(User.id).alias("center_id"),
-        )
-        .join(User, on=(ZoomConnection.tutor == User.id))
-        .where(
-            ZoomConnection.ended_at.is_null(),
-            ZoomConnection.status == "active",
-            ZoomConnection.user_type.in_(list(TYPES)),
-        )
+    query = connections(
+        ZoomConnection.user_type,
+        where=(ZoomConnection.is_usable(), ZoomConnection.user_type.in_(list(TYPES))),
     )
     found = []
     for tutor_id, name, email, user_type, center_id in ctx.scoped(
@@ -57,6 +53,7 @@ def run(ctx):
             else "Zoom refuses to create or start the Daily Session."
         )
         evidence = {"zoom_email": email, "user_type": user_type}
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, SEVERITY, center_id, tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), SEVERITY, center_id, tutor_id, detail, evidence)
+        )
     return found

@@ -10,8 +10,8 @@ token has no scope for with HTTP 400 code 4711.
 
 from ...models import User, ZoomConnection
 from ...zoom import scopes
-from ..findings import Observation, tutor_key
-from ._common import home_center
+from ..observations import Observation, tutor_key
+from ._common import connections
 
 NAME = "missing_scope"
 TITLE = "Zoom permission missing"
@@ -34,13 +34,19 @@ STEPS = (
 )
 FIXES = ("notify_reconnect", "reverify")
 RESOLVED = "The Zoom authorization has every permission the portal needs"
+
+
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 CHUNK = 500  # scope strings per IN (...) list
 
 
 def _current():
     return (
-        ZoomConnection.ended_at.is_null(),
-        ZoomConnection.status == "active",
+        ZoomConnection.is_usable(),
         ZoomConnection.scopes.is_null(False),
     )
 
@@ -61,16 +67,9 @@ def run(ctx):
 
 
 def _observe(ctx, bad):
-    query = (
-        ZoomConnection.select(
-            ZoomConnection.tutor,
-            User.name,
-            ZoomConnection.email,
-            ZoomConnection.scopes,
-            home_center(User.id).alias("center_id"),
-        )
-        .join(User, on=(ZoomConnection.tutor == User.id))
-        .where(*_current(), ZoomConnection.scopes.in_(bad), User.active == True)  # noqa: E712
+    query = connections(
+        ZoomConnection.scopes,
+        where=(*_current(), ZoomConnection.scopes.in_(bad), User.is_enabled()),
     )
     found = []
     for tutor_id, name, email, granted, center_id in ctx.scoped(
@@ -89,6 +88,7 @@ def _observe(ctx, bad):
             "operations": [m.need.key for m in missing],
         }
         severity = CRITICAL if scopes.essential(missing) else SEVERITY
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, severity, center_id, tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), severity, center_id, tutor_id, detail, evidence)
+        )
     return found

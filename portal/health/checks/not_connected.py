@@ -7,7 +7,7 @@ grouped by tutor, whose tutor has no current connection (NOT EXISTS).
 from peewee import fn
 
 from ...models import Appointment, Center, User, ZoomConnection
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 from ._common import plural
 
 NAME = "not_connected"
@@ -28,10 +28,15 @@ FIXES = ("notify_reconnect", "reverify")
 RESOLVED = "The tutor is connected (or has no online appointments left)"
 
 
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 def run(ctx):
     """Tutors in scope with booked online appointments ahead and no current connection."""
     connected = ZoomConnection.select(ZoomConnection.id).where(
-        ZoomConnection.tutor == Appointment.tutor, ZoomConnection.ended_at.is_null()
+        ZoomConnection.tutor == Appointment.tutor, ZoomConnection.is_current()
     )
     query = (
         Appointment.select(
@@ -46,11 +51,11 @@ def run(ctx):
         .switch(Appointment)
         .join(Center, on=(Appointment.center == Center.id))
         .where(
-            Appointment.kind == "online",
-            Appointment.status == "booked",
+            Appointment.kind == Appointment.ONLINE,
+            Appointment.status == Appointment.BOOKED,
             Appointment.end_at >= ctx.now,
-            Center.virtual_meetings_enabled == True,  # noqa: E712
-            User.active == True,  # noqa: E712
+            Center.is_virtual(),
+            User.is_enabled(),
             ~fn.EXISTS(connected),
         )
         .group_by(Appointment.tutor, User.name, User.connect_link)
@@ -65,6 +70,7 @@ def run(ctx):
             f"{where}. The next one starts {first:%Y-%m-%d %H:%M} UTC."
         )
         evidence = {"appointments": count, "next_start_utc": first, "connect_link": link}
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, SEVERITY, center_id, tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), SEVERITY, center_id, tutor_id, detail, evidence)
+        )
     return found

@@ -8,7 +8,7 @@ recorded by ``portal.health.devices`` when the tutor presses Start).
 from peewee import fn
 
 from ...models import JoinEvent, TutorDevice, User
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 from ._common import plural
 
 NAME = "same_device"
@@ -25,6 +25,11 @@ STEPS = (
 )
 FIXES = ("reverify",)
 RESOLVED = "No recent Join from the tutor's device"
+
+
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
 
 
 def run(ctx):
@@ -58,6 +63,7 @@ def run(ctx):
             "on. Zoom admits one device once: test with two devices."
         )
         evidence = {"joins": count, "last_utc": last, "device": (device or "")[:8]}
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, SEVERITY, center_id, tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), SEVERITY, center_id, tutor_id, detail, evidence)
+        )
     return found

@@ -14,14 +14,13 @@ A network error, a timeout, a 5xx or a 429 is "could not check" with Zoom's answ
 never "missing"; the finding is then left exactly as it was.
 """
 
-import datetime
 import time
-import zoneinfo
 from dataclasses import dataclass, field
 
+from ... import clock
 from ...daily import format_meeting_number
 from ...zoom.errors import ZoomError, ZoomNotFound, ZoomReauthRequired
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 
 NAME = "session_mismatch"
 TITLE = "Daily Session differs in Zoom"
@@ -43,6 +42,41 @@ STEPS = (
 )
 FIXES = ("recreate_session", "notify_reconnect", "reverify")
 RESOLVED = "Zoom holds today's Daily Session as the portal shows it"
+
+
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
+def wrong_meeting_detail(tutor, started, today):
+    """The finding's words when the tutor started another meeting (webhook ``meeting.started``).
+
+    ``started`` is that meeting's number, ``today`` today's Daily Session (or None).
+    """
+    if today is not None and today.zoom_meeting_id:
+        where = f"students are sent to {format_meeting_number(today.zoom_meeting_id)}"
+    else:
+        where = "the portal has no Daily Session for today, so students have nowhere to go"
+    return (
+        f"{tutor.name} started meeting {format_meeting_number(started)} in Zoom, but {where}. "
+        f"Ask them to end it and start today's Daily Session from Preferences → Virtual "
+        f"Meetings."
+    )
+
+
+def deleted_detail(tutor, session, by, when):
+    """The finding's words when the Daily Session was deleted in Zoom (``meeting.deleted``).
+
+    ``by`` is " by <operator>" or "", ``when`` the center-local time it happened.
+    """
+    number = format_meeting_number(session.zoom_meeting_id)
+    return (
+        f"{tutor.name}'s Daily Session for {session.date:%A %d %B} (meeting {number}) was "
+        f"deleted in Zoom{by} at {when}. Students can't join it "
+        f"until a new one is made: the portal makes one at its next hourly run, or when "
+        f"{tutor.name} opens Preferences → Virtual Meetings."
+    )
 
 
 class NotChecked(Exception):
@@ -68,13 +102,8 @@ def answer(exc):
 
 
 def _local_date(meeting, zone):
-    raw = str(meeting.get("start_time") or meeting.get("created_at") or "")
-    try:
-        moment = datetime.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        tz = zoneinfo.ZoneInfo(meeting.get("timezone") or zone)
-        return moment.astimezone(tz).date()
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
-        return None
+    raw = meeting.get("start_time") or meeting.get("created_at")
+    return clock.iso_local_date(raw, meeting.get("timezone") or zone)
 
 
 def inspect(client, target, recheck=2.0, sleep=time.sleep):
@@ -141,7 +170,7 @@ def observation(target, verdict):
     )
     evidence = dict(verdict.evidence, kind=kinds[0], kinds=kinds)
     return Observation(
-        NAME, tutor_key(NAME, target.tutor_id), SEVERITY, target.center_id, target.tutor_id,
+        NAME, key(target.tutor_id), SEVERITY, target.center_id, target.tutor_id,
         detail, evidence,
     )  # fmt: skip
 

@@ -8,9 +8,9 @@ refreshed, in one SQL query: ``login_types`` is stored as JSON text (``[1]``,
 from peewee import SQL, fn
 
 from ...connections import LOGIN_NAMES, SOCIAL_LOGINS
-from ...models import User, ZoomConnection
-from ..findings import Observation, tutor_key
-from ._common import home_center
+from ...models import ZoomConnection
+from ..observations import Observation, tutor_key
+from ._common import connections
 
 NAME = "social_login"
 TITLE = "Google or Facebook sign-in"
@@ -29,6 +29,11 @@ FIXES = ("notify_reconnect", "reverify")
 RESOLVED = "The Zoom account signs in with e-mail and password"
 
 
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 def _listed(code):
     """SQL: the JSON list in login_types contains ``code``."""
     bare = fn.REPLACE(fn.REPLACE(fn.REPLACE(ZoomConnection.login_types, "[", ""), "]", ""), " ", "")
@@ -40,21 +45,9 @@ def run(ctx):
     social = None
     for code in SOCIAL_LOGINS:
         social = _listed(code) if social is None else (social | _listed(code))
-    query = (
-        ZoomConnection.select(
-            ZoomConnection.tutor,
-            User.name,
-            ZoomConnection.email,
-            ZoomConnection.login_types,
-            home_center(User.id).alias("center_id"),
-        )
-        .join(User, on=(ZoomConnection.tutor == User.id))
-        .where(
-            ZoomConnection.ended_at.is_null(),
-            ZoomConnection.status == "active",
-            ZoomConnection.login_types.is_null(False),
-            social,
-        )
+    query = connections(
+        ZoomConnection.login_types,
+        where=(ZoomConnection.is_usable(), ZoomConnection.login_types.is_null(False), social),
     )
     found = []
     for tutor_id, name, email, types, center_id in ctx.scoped(query, ZoomConnection.tutor).tuples():
@@ -67,6 +60,7 @@ def run(ctx):
             f"stay in sync with the portal (sign-in methods: {names})."
         )
         evidence = {"zoom_email": email, "login_types": types}
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, SEVERITY, center_id, tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), SEVERITY, center_id, tutor_id, detail, evidence)
+        )
     return found

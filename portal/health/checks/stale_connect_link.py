@@ -10,10 +10,9 @@ import re
 from urllib.parse import urlsplit
 
 from ...daily import format_meeting_number
-from ...models import User, ZoomConnection
+from ...models import Center, User, ZoomConnection
 from ...readiness import is_zoom_link
-from ..findings import Observation, tutor_key
-from ._common import home_center
+from ..observations import Observation, tutor_key
 
 NAME = "stale_connect_link"
 TITLE = "Zoom link left in Connect Link"
@@ -31,6 +30,12 @@ STEPS = (
 FIXES = ("clear_connect_link", "reverify")
 RESOLVED = "The Connect Link no longer points at Zoom"
 
+
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 MEETING_PATH = re.compile(r"/(?:j|wc/join|s)/(\d{9,11})")
 
 
@@ -43,17 +48,13 @@ def run(ctx):
             User.connect_link,
             ZoomConnection.pmi,
             ZoomConnection.personal_meeting_url,
-            home_center(User.id).alias("center_id"),
+            Center.home_of(User.id).alias("center_id"),
         )
         .join(
             ZoomConnection,
-            on=(
-                (ZoomConnection.tutor == User.id)
-                & ZoomConnection.ended_at.is_null()
-                & (ZoomConnection.status == "active")
-            ),
+            on=((ZoomConnection.tutor == User.id) & ZoomConnection.is_usable()),
         )
-        .where(User.role == "tutor", User.connect_link.contains("zoom"))
+        .where(User.role == User.TUTOR, User.connect_link.contains("zoom"))
     )
     found = []
     for tutor_id, name, link, pmi, personal_url, center_id in ctx.scoped(query, User.id).tuples():
@@ -77,8 +78,9 @@ def run(ctx):
             "pmi": pmi,
             "personal_meeting_url": personal_url,
         }
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, SEVERITY, center_id, tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), SEVERITY, center_id, tutor_id, detail, evidence)
+        )
     return found
 
 

@@ -7,9 +7,8 @@ the tutor's Daily Session no longer counts (the problem was fixed since).
 
 from peewee import fn
 
-from ...join import REASONS
 from ...models import JoinEvent, User
-from ..findings import Observation, tutor_key
+from ..observations import Observation, tutor_key
 from ._common import plural
 
 NAME = "students_misrouted"
@@ -27,6 +26,13 @@ STEPS = (
 )
 FIXES = ("reverify",)
 RESOLVED = "Students reach the Daily Session again"
+
+
+def key(tutor):
+    """The key of this check's finding about ``tutor`` (a row or an id)."""
+    return tutor_key(NAME, tutor)
+
+
 ELSEWHERE = ("connect_link", "nowhere")
 
 
@@ -70,13 +76,14 @@ def run(ctx):
     found = []
     for tutor_id, entry in per_tutor.items():
         rows = sorted(entry["rows"], key=lambda r: -r["joins"])
-        why = "; ".join(REASONS.get(r["reason"], r["reason"] or "?") for r in rows[:3])
+        why = "; ".join(JoinEvent.REASONS.get(r["reason"], r["reason"] or "?") for r in rows[:3])
         hours = int(ctx.recent.total_seconds() // 3600)
         detail = (
             f"In the last {hours} hours {plural(entry['count'], 'Join')} for {entry['name']} "
             f"did not reach their Daily Session ({why})."
         )
         evidence = {"joins": entry["count"], "last_utc": entry["last"], "by_reason": rows}
-        key = tutor_key(NAME, tutor_id)
-        found.append(Observation(NAME, key, SEVERITY, entry["center"], tutor_id, detail, evidence))
+        found.append(
+            Observation(NAME, key(tutor_id), SEVERITY, entry["center"], tutor_id, detail, evidence)
+        )
     return found

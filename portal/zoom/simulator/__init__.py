@@ -53,7 +53,7 @@ from urllib.parse import urlsplit
 from flask import abort, request
 from flask_login import current_user
 
-from . import api, control, oauth, pages  # noqa: E402,F401,I001  (register the views on bp)
+from . import api, control, oauth, pages  # noqa: F401 - importing them registers the views
 from .blueprint import bp
 from .errors import OAuthError, ZoomError
 from .live import create_sim_app, run_live

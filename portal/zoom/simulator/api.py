@@ -130,43 +130,51 @@ def create_meeting(state, user, user_ref):
 def list_meetings(state, user, user_ref):
     """List the user's meetings, one page at a time (`next_page_token` is "" on the last)."""
     host = _own_user(user, user_ref)
-    args = request.args
+    page_size = _page_size(request.args)
+    kind, offset = request.args.get("type", "scheduled"), 0
+    token = request.args.get("next_page_token")
+    with state.lock:
+        if token:
+            kind, offset = _resume(state, host, token)
+        if kind not in LIST_TYPES:
+            raise validation_failed([("type", "Invalid field.")])
+        found = state.list_meetings(host, kind)
+        more = offset + page_size < len(found)
+        body = {
+            "page_size": page_size,
+            "total_records": len(found),
+            "next_page_token": _page_token(state, host, kind, offset + page_size) if more else "",
+            "meetings": [state.meeting_summary(m) for m in found[offset : offset + page_size]],
+        }
+    return json_response(body)
+
+
+def _page_size(args):
     try:
         page_size = int(args.get("page_size", 30))
     except ValueError:
         raise validation_failed([("page_size", "Invalid field.")]) from None
-    page_size = min(max(page_size, 1), 300)
-    kind, offset = args.get("type", "scheduled"), 0
-    token = args.get("next_page_token")
-    now = state.now()
-    with state.lock:
-        if token:
-            saved = state.page_tokens.get(token)
-            if saved is None or saved["user_id"] != host.id or now >= saved["expires_at"]:
-                raise ZoomError(400, 300, "The next page token is invalid or expired.")
-            kind, offset = saved["kind"], saved["offset"]
-        if kind not in LIST_TYPES:
-            raise validation_failed([("type", "Invalid field.")])
-        found = state.list_meetings(host, kind)
-        page = found[offset : offset + page_size]
-        next_token = ""
-        if offset + page_size < len(found):
-            next_token = "".join(
-                secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(35)
-            )
-            state.page_tokens[next_token] = {
-                "user_id": host.id,
-                "kind": kind,
-                "offset": offset + page_size,
-                "expires_at": now + timedelta(seconds=state.config.page_token_lifetime),
-            }
-        body = {
-            "page_size": page_size,
-            "total_records": len(found),
-            "next_page_token": next_token,
-            "meetings": [state.meeting_summary(m) for m in page],
-        }
-    return json_response(body)
+    return min(max(page_size, 1), 300)
+
+
+def _resume(state, host, token):
+    """The (type, offset) a next_page_token stands for (400/300 when unknown or expired)."""
+    saved = state.page_tokens.get(token)
+    if saved is None or saved["user_id"] != host.id or state.now() >= saved["expires_at"]:
+        raise ZoomError(400, 300, "The next page token is invalid or expired.")
+    return saved["kind"], saved["offset"]
+
+
+def _page_token(state, host, kind, offset):
+    """A new next_page_token for the page starting at ``offset`` (call with the lock held)."""
+    token = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(35))
+    state.page_tokens[token] = {
+        "user_id": host.id,
+        "kind": kind,
+        "offset": offset,
+        "expires_at": state.now() + timedelta(seconds=state.config.page_token_lifetime),
+    }
+    return token
 
 
 @bp.route("/v2/meetings/<path:meeting_id>", methods=["GET"])

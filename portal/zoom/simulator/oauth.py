@@ -113,6 +113,20 @@ def _oauth_error(exc):
     return json_response(exc.body(), exc.status, {"Cache-Control": "no-store"})
 
 
+def _grant(state, params):
+    """The grant a token request earns, and the drop fault to apply to a refresh (or None)."""
+    grant_type = params.get("grant_type")
+    if not grant_type:
+        raise OAuthError("invalid_request", "Missing grant_type")
+    if grant_type == "authorization_code":
+        code, redirect_uri = params.get("code"), params.get("redirect_uri")
+        return state.exchange_code(code, redirect_uri, params.get("code_verifier")), None
+    if grant_type == "refresh_token":
+        grant = state.refresh(params.get("refresh_token"))
+        return grant, state.take_refresh_drop()
+    raise OAuthError("unsupported_grant_type", "Unsupported grant type")
+
+
 @bp.route("/oauth/token", methods=["POST"])
 def token():
     """Exchange a code or rotate a refresh token."""
@@ -123,21 +137,8 @@ def token():
         return failure
     if not _client_ok(state):
         return _oauth_error(OAuthError("invalid_client", "Invalid client_id or client_secret"))
-    params = {**request.args.to_dict(), **request.form.to_dict()}
-    grant_type = params.get("grant_type")
-    drop = None
     try:
-        if not grant_type:
-            raise OAuthError("invalid_request", "Missing grant_type")
-        if grant_type == "authorization_code":
-            grant = state.exchange_code(
-                params.get("code"), params.get("redirect_uri"), params.get("code_verifier")
-            )
-        elif grant_type == "refresh_token":
-            grant = state.refresh(params.get("refresh_token"))
-            drop = state.take_refresh_drop()
-        else:
-            raise OAuthError("unsupported_grant_type", "Unsupported grant type")
+        grant, drop = _grant(state, {**request.args.to_dict(), **request.form.to_dict()})
     except OAuthError as exc:
         return _oauth_error(exc)
     if drop == "close":

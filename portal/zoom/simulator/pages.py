@@ -182,6 +182,19 @@ def meeting_ended(meeting_id):
     )
 
 
+def _arrive(state, meeting, name):
+    """A participant arrives (call with the lock held): waiting, joined or not started."""
+    if meeting.settings.get("waiting_room"):
+        state.participant_waiting(meeting.id, name, deliver=False)
+        return "waiting"
+    if meeting.status == "started" or meeting.settings.get("join_before_host"):
+        if meeting.status != "started":
+            state.start_meeting(meeting.id, deliver=False)
+        state.join_participant(meeting.id, name, deliver=False)
+        return "joined"
+    return "not started"
+
+
 @bp.route("/j/<meeting_id>", methods=["GET"])
 def join_meeting(meeting_id):
     """Join as a participant: waiting room, straight in, or wait for the host."""
@@ -195,17 +208,7 @@ def join_meeting(meeting_id):
         )
     name = _display_name(request.args.get("uname"))
     with state.lock:
-        if meeting.settings.get("waiting_room"):
-            state.participant_waiting(meeting.id, name, deliver=False)
-            outcome = "waiting"
-        elif meeting.status == "started" or meeting.settings.get("join_before_host"):
-            if meeting.status != "started":
-                state.start_meeting(meeting.id, deliver=False)
-            state.join_participant(meeting.id, name, deliver=False)
-            outcome = "joined"
-        else:
-            outcome = "not started"
-        topic = meeting.topic
+        outcome, topic = _arrive(state, meeting, name), meeting.topic
     return _page(
         "meeting_join.html",
         number=format_meeting_number(meeting.id),

@@ -19,7 +19,7 @@ from portal.models import (
     utcnow,
 )
 from portal.zoom.tokens import store_new_connection
-from portal.zoom.wiring import zoom_settings
+from portal.zoom.wiring import gateway
 
 CHUNK = 2000
 
@@ -34,7 +34,7 @@ def insert(model, rows):
 def seed_scan(app, tutors, accounts=None, prefix="s"):
     """``tutors`` tutors connected to simulated users (own accounts, or ``accounts`` shared)."""
     state = app.extensions["zoom_sim"]
-    settings = zoom_settings(app)
+    settings = gateway(app).settings
     center = Center.get_or_none(Center.name == "Bench") or Center.create(
         name="Bench", timezone="UTC", virtual_meetings_enabled=True
     )

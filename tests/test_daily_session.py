@@ -8,7 +8,7 @@ from support.zoom import sim_state, simulator_config
 
 from portal import daily
 from portal.models import Center, DailySession, ZoomConnection
-from portal.zoom.wiring import client_for
+from portal.zoom.wiring import gateway
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_sixteen_concurrent_ensures_make_one_create(app, connected):
         try:
             with app.app_context():
                 barrier.wait()
-                result = daily.ensure_daily_session(tutor, lambda t: client_for(app, t))
+                result = daily.ensure_daily_session(tutor, gateway(app))
                 results.append(result.outcome)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -89,10 +89,9 @@ def test_ambiguous_create_is_adopted_not_duplicated(app, connected):
     tutor = connected
     state = sim_state(app)
     state.set_latency(0.3)
-    app.extensions.pop("zoom_settings", None)
 
     def slow_client(t):
-        client = client_for(app, t)
+        client = gateway(app)(t)
         client._api.settings = client.settings.__class__(
             **{**client.settings.__dict__, "timeout": (1, 0.1)}
         )
@@ -105,7 +104,7 @@ def test_ambiguous_create_is_adopted_not_duplicated(app, connected):
     if result.outcome == "failed":
         again = daily.ensure_daily_session(
             tutor,
-            lambda t: client_for(app, t),
+            gateway(app),
             now=result.session.lease_until + datetime.timedelta(seconds=1),
         )
         assert again.outcome == "adopted"
@@ -115,16 +114,16 @@ def test_ambiguous_create_is_adopted_not_duplicated(app, connected):
 
 def test_rate_limited_create_fails_until_reset(app, auth, connected):
     sim_state(app).fail_next(count=1, status=429)
-    result = daily.ensure_daily_session(connected, lambda t: client_for(app, t))
+    result = daily.ensure_daily_session(connected, gateway(app))
     assert result.outcome == "failed"
     row = DailySession.get()
     assert row.status == "failed" and row.lease_until > row.created_at
     # until the retry time nobody calls Zoom again for this tutor-day
-    assert daily.ensure_daily_session(connected, lambda t: client_for(app, t)).outcome == "busy"
+    assert daily.ensure_daily_session(connected, gateway(app)).outcome == "busy"
     html = client_html = prepare(auth).get_data(as_text=True)
     assert "could not be prepared" in html and client_html
     later = row.lease_until + datetime.timedelta(seconds=1)
-    again = daily.ensure_daily_session(connected, lambda t: client_for(app, t), now=later)
+    again = daily.ensure_daily_session(connected, gateway(app), now=later)
     assert again.outcome == "created" and len(daily_meetings(app)) == 1
 
 
@@ -132,7 +131,7 @@ def test_session_uses_center_hours_and_waiting_room_default(app, connected, worl
     Center.update(opens_at="10:00", closes_at="14:30", waiting_room_default=False).where(
         Center.id == world["a"].id
     ).execute()
-    daily.ensure_daily_session(connected, lambda t: client_for(app, t))
+    daily.ensure_daily_session(connected, gateway(app))
     (meeting,) = daily_meetings(app)
     assert meeting.duration == 270
     assert meeting.settings["waiting_room"] is False

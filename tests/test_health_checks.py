@@ -27,7 +27,7 @@ from portal.models import (
     utcnow,
 )
 from portal.zoom.errors import ZoomNotFound, ZoomUnavailable
-from portal.zoom.wiring import client_for
+from portal.zoom.wiring import gateway
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_session_hosted_by_another_zoom_user(app, tom):
 def test_session_on_another_date_in_zoom(app, tom):
     meeting = today_meeting(tom)
     tomorrow = daily.center_today(Center.get()) + datetime.timedelta(days=1)
-    client = client_for(app, tom)
+    client = gateway(app)(tom)
     client.update_meeting(meeting, {"start_time": f"{tomorrow}T10:00:00", "timezone": "UTC"})
     client.close()
     scan(app)

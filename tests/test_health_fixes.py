@@ -30,9 +30,9 @@ def fix(auth, finding, name, htmx=False, **data):
 
 def move_to_another_day(app, tutor, meeting_id):
     """In Zoom, move the tutor's meeting to another date (a session_mismatch "other_date")."""
-    from portal.zoom.wiring import client_for
+    from portal.zoom.wiring import gateway
 
-    with client_for(app, tutor) as client:
+    with gateway(app)(tutor) as client:
         client.update_meeting(meeting_id, {"start_time": "2031-01-01T10:00:00", "timezone": "UTC"})
 
 

@@ -39,9 +39,9 @@ def test_purge_task_deletes_expired_sessions(app):
 
 def test_job_consumer_calls_the_web_servers_simulator_over_http(app):
     from portal.zoom.transport import WSGIAdapter
-    from portal.zoom.wiring import zoom_http
+    from portal.zoom.wiring import gateway
 
     base = app.config["ZOOM_SIM_BASE_URL"]
-    assert isinstance(zoom_http(app).get_adapter(base + "/v2/users/me"), WSGIAdapter)
+    assert isinstance(gateway(app).http().get_adapter(base + "/v2/users/me"), WSGIAdapter)
     app.config["ZOOM_SIM_IN_PROCESS"] = False
-    assert not isinstance(zoom_http(app).get_adapter(base + "/v2/users/me"), WSGIAdapter)
+    assert not isinstance(gateway(app).http().get_adapter(base + "/v2/users/me"), WSGIAdapter)

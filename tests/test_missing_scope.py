@@ -9,7 +9,7 @@ from portal.models import Finding, ZoomConnection
 from portal.zoom import scopes
 from portal.zoom.errors import ZoomScopeError
 from portal.zoom.simulator.tokens import CLASSIC_SCOPES, GRANULAR_SCOPES
-from portal.zoom.wiring import client_for
+from portal.zoom.wiring import gateway
 
 NO_DELETE = tuple(s for s in GRANULAR_SCOPES if s != "meeting:delete:meeting")
 
@@ -70,7 +70,7 @@ def test_simulator_token_without_delete_scope_gets_4711_on_delete(app, world):
     connect(app, tutor, "licensed")
     assert ZoomConnection.for_tutor(tutor).scopes == " ".join(NO_DELETE)
     meeting_id = today_meeting(tutor)
-    client = client_for(app, tutor)
+    client = gateway(app)(tutor)
     try:
         client.update_meeting(meeting_id, {"agenda": "still allowed"})
         with pytest.raises(ZoomScopeError) as caught:

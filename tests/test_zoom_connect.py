@@ -97,7 +97,7 @@ def test_refused_duplicate_keeps_the_owner_working(app, auth, client, login_as, 
     from portal.health.checks._common import Context
     from portal.models import utcnow
     from portal.zoom import ZoomClient
-    from portal.zoom.wiring import zoom_http, zoom_settings
+    from portal.zoom.wiring import gateway
 
     owner = world["tutor_a"]
     other = make_user("other.tutor@x.edu", "tutor", [world["a"]], name="Olive Other")
@@ -115,10 +115,10 @@ def test_refused_duplicate_keeps_the_owner_working(app, auth, client, login_as, 
     assert kept.id == first.id and kept.status == "active" and kept.version == first.version + 1
     live = [g for g in sim_state(app).grants if not g.revoked]
     assert len(live) == 1  # the first pair was revoked by Zoom, the new one was not
-    with ZoomClient(owner, zoom_settings(app), http=zoom_http(app)) as zoom:
+    with ZoomClient(owner, gateway(app).settings, http=gateway(app).http()) as zoom:
         assert zoom.me()["email"] == "lena.licensed@example.com"
     sim_state(app).expire_access_tokens("licensed")
-    with ZoomClient(owner, zoom_settings(app), http=zoom_http(app)) as zoom:
+    with ZoomClient(owner, gateway(app).settings, http=gateway(app).http()) as zoom:
         assert zoom.me()["email"] == "lena.licensed@example.com"  # the refresh works too
     actions = [e.action for e in AuditEntry.select().order_by(AuditEntry.id)]
     assert actions[-2:] == ["zoom.grant_kept", "zoom.connect_refused"]
@@ -230,17 +230,15 @@ def test_rotate_keys_cli_reencrypts_under_the_new_key(app, auth, client, login_a
     from cryptography.fernet import Fernet
 
     from portal.zoom import ZoomClient
-    from portal.zoom.wiring import zoom_http, zoom_settings
+    from portal.zoom.wiring import gateway
 
     tutor = login_as("tutor_a")
     connect_as(auth, client, app, "licensed")
     old_key = app.config["TOKEN_ENCRYPTION_KEYS"]
     new_key = Fernet.generate_key().decode()
     app.config["TOKEN_ENCRYPTION_KEYS"] = f"{new_key},{old_key}"
-    app.extensions.pop("zoom_settings", None)
     result = runner.invoke(args=["portal", "rotate-keys"])
     assert result.exit_code == 0 and "Re-encrypted 1 Zoom connection(s)" in result.output
     app.config["TOKEN_ENCRYPTION_KEYS"] = new_key  # the old key is retired
-    app.extensions.pop("zoom_settings", None)
-    with ZoomClient(tutor, zoom_settings(app), http=zoom_http(app)) as zoom:
+    with ZoomClient(tutor, gateway(app).settings, http=gateway(app).http()) as zoom:
         assert zoom.me()["email"] == "lena.licensed@example.com"

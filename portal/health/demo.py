@@ -41,7 +41,7 @@ from ..models import (
 from ..zoom.client import fetch_profile
 from ..zoom.oauth import finish_authorization, start_authorization
 from ..zoom.simulator.tokens import GRANULAR_SCOPES
-from ..zoom.wiring import client_for, zoom_http, zoom_settings
+from ..zoom.wiring import gateway
 from . import runs
 from .checks import waiting_room_stuck
 
@@ -140,7 +140,7 @@ def connect_via_simulator(app, tutor, user_key, scopes=None):
 
     ``scopes`` overrides the scopes the simulated app grants (a token lacking some)."""
     state = app.extensions["zoom_sim"]
-    settings, http = zoom_settings(app), zoom_http(app)
+    settings, http = gateway(app).settings, gateway(app).http()
     store = {}
     query = parse_qs(urlsplit(start_authorization(store, settings)).query)
     code = state.issue_code(
@@ -172,7 +172,7 @@ def setup_zoom_side(app, now=None):
             state.add_user(key, zoom_email, first, last, type=kind, login_types=list(logins))
         tutor = User.by_email(email)
         connect_via_simulator(app, tutor, key, lacking if email == NO_SCOPE[0] else None)
-        daily.ensure_daily_session(tutor, lambda t: client_for(app, t), center=center, now=now)
+        daily.ensure_daily_session(tutor, gateway(app), center=center, now=now)
     mina = User.by_email("mismatch.tutor@demo.edu")
     state.zoom_delete_meeting(daily.today_session(mina, center).zoom_meeting_id, notify=False)
     pia = User.by_email("pmi.tutor@demo.edu")

@@ -22,7 +22,7 @@ from ..connections import disconnect
 from ..db import retry_locked, write_tx
 from ..models import DailySession, Finding, User, ZoomConnection, utcnow
 from ..zoom.errors import ZoomError, ZoomNotFound, ZoomPermissionError, ZoomScopeError
-from ..zoom.wiring import client_for, zoom_http, zoom_settings
+from ..zoom.wiring import gateway
 from . import notices, scanner
 
 UNDO = "undo_clear_connect_link"
@@ -172,8 +172,8 @@ def keep_authorization(app, finding, actor, keep, manageable):
         else:
             _row, revoked = disconnect(
                 tutor,
-                zoom_settings(app),
-                zoom_http(app),
+                gateway(app).settings,
+                gateway(app).http(),
                 actor=actor,
                 center=finding.center_id,
             )
@@ -232,7 +232,7 @@ def recreate_session(app, finding, actor):
     ):
         raise FixError("Today's Daily Session is being created right now; try again in a minute.")
     if old:
-        client = client_for(app, tutor)
+        client = gateway(app)(tutor)
         try:
             deleted = client.delete_meeting(old)
         except (ZoomNotFound, ZoomPermissionError):
@@ -258,7 +258,7 @@ def recreate_session(app, finding, actor):
             )
         )
     result = daily.ensure_daily_session(
-        tutor, lambda t: client_for(app, t), center=center, avoid=(old,) if old else ()
+        tutor, gateway(app), center=center, avoid=(old,) if old else ()
     )
     row = result.session
     if result.outcome not in ("created", "adopted") or row is None:

@@ -28,7 +28,7 @@ import threading
 from peewee import IntegrityError, OperationalError, fn
 
 from ..db import database, retry_locked, write_tx
-from ..jobs import huey_for
+from ..enqueue import enqueue
 from ..models import HealthScan, utcnow
 from . import scanner
 
@@ -173,7 +173,7 @@ def start(app, user=None, centers=None, trigger="manual"):
             target=_in_thread, args=(app, scan.id), name=f"health-scan-{scan.id}", daemon=True
         ).start()
     else:
-        huey_for(app).portal_tasks["run_health_scan"](scan.id)
+        enqueue(app, "run_health_scan", scan.id)
     return HealthScan.get_by_id(scan.id), True
 
 

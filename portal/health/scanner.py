@@ -36,8 +36,7 @@ from ..models import (
     ZoomConnection,
     utcnow,
 )
-from ..zoom.transport import mount_simulator
-from ..zoom.wiring import zoom_settings
+from ..zoom.wiring import gateway
 from . import findings, zoomcheck
 from .checks import BY_NAME, DATABASE, could_not_check, session_mismatch
 from .checks._common import Context
@@ -97,12 +96,8 @@ def scope_for(centers=None, tutor_ids=None):
 
 def http_for(app, bucket, account):
     """A gated requests.Session for one tutor's calls (the simulator mounted when in use)."""
-    settings = zoom_settings(app)
-    session = GatedSession(bucket, account, settings.api_base_url)
-    sim_app = app.extensions.get("zoom_sim_wsgi")
-    if app.config.get("ZOOM_SIMULATOR") and sim_app is not None:
-        mount_simulator(session, app.config["ZOOM_SIM_BASE_URL"], sim_app)
-    return session
+    zoom = gateway(app)
+    return zoom.mount(GatedSession(bucket, account, zoom.settings.api_base_url))
 
 
 def ask_zoom(app, targets, *, progress=None, sleep=time.sleep, bucket=None, alive=None):
@@ -113,7 +108,7 @@ def ask_zoom(app, targets, *, progress=None, sleep=time.sleep, bucket=None, aliv
         setting(app, "HEALTH_ZOOM_BURST"),
         max_wait=setting(app, "HEALTH_MAX_PAUSE_SECONDS"),
     )
-    settings = zoom_settings(app)
+    settings = gateway(app).settings
     recheck = float(setting(app, "HEALTH_RECHECK_SECONDS"))
     work = queue.Queue()
     for target in targets:

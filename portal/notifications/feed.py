@@ -21,7 +21,7 @@ from ..db import retry_locked, write_tx
 from ..models import Appointment, CalendarFeed, Center, User, utcnow
 from ..zoom.crypto import cipher
 from ..zoom.errors import ZoomConfigError
-from ..zoom.wiring import zoom_settings
+from ..zoom.wiring import gateway
 
 # The prefix keeps the log redaction's rule for short numbers ("code=4711") from ever
 # sparing a token that happens to start with digits and a dash.
@@ -38,7 +38,7 @@ def digest(token):
 def new_token(app, tutor):
     """Make (or replace) the tutor's feed token; returns the plain token."""
     token = PREFIX + secrets.token_urlsafe(32)
-    sealed = cipher(zoom_settings(app)).encrypt(
+    sealed = cipher(gateway(app).settings).encrypt(
         json.dumps({"tutor_id": tutor.id, "feed": token}).encode()
     )
     fields = {"token_hash": digest(token), "token_sealed": sealed.decode("ascii")}
@@ -58,7 +58,7 @@ def current_token(app, tutor):
     if row is None:
         return None, None
     try:
-        data = json.loads(cipher(zoom_settings(app)).decrypt(row.token_sealed.encode("ascii")))
+        data = json.loads(cipher(gateway(app).settings).decrypt(row.token_sealed.encode("ascii")))
     except (InvalidToken, ValueError, ZoomConfigError):
         return None, row.created_at  # the key that sealed it was retired: make a new one
     if data.get("tutor_id") != tutor.id or not isinstance(data.get("feed"), str):

@@ -25,7 +25,7 @@ import uuid
 from flask import after_this_request, current_app, has_app_context, has_request_context
 
 from ..db import database, retry_locked, write_tx
-from ..jobs import huey_for
+from ..enqueue import enqueue
 from ..mail import MailError, OutboxTransport, SMTPTransport
 from ..models import OutboxMessage, utcnow
 from .errors import Skip
@@ -222,10 +222,7 @@ def wake(app=None):
         app = current_app._get_current_object()
     mode = mail_settings(app).delivery
     if mode == "huey":
-        try:
-            huey_for(app).portal_tasks["deliver_mail"]()
-        except Exception:  # noqa: BLE001 - the minutely send-reminders run delivers it
-            log.exception("could not enqueue mail delivery")
+        enqueue(app, "deliver_mail", tolerate=True)  # else the minutely send-reminders run
     elif mode == "after_response":
         if has_request_context():
 

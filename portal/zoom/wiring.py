@@ -83,7 +83,10 @@ class ZoomGateway:
         different "Zoom", so it calls the web server's simulator over HTTP instead
         (ZOOM_SIM_IN_PROCESS false).
         """
-        session = requests.Session()
+        return self.mount(requests.Session())
+
+    def mount(self, session):
+        """Mount the in-process simulator on ``session`` when it is this process's Zoom."""
         cfg = self.config
         in_process = cfg.get("ZOOM_SIM_IN_PROCESS", True)
         if cfg.get("ZOOM_SIMULATOR") and self.simulator_wsgi is not None and in_process:
@@ -136,30 +139,3 @@ def install(app):
 def gateway(app=None):
     """The gateway of ``app`` (default: the current app)."""
     return (app or current_app).extensions["zoom"]
-
-
-# The gateway's parts by app, for the entry points that still hold one.
-
-
-def zoom_settings(app):
-    return gateway(app).settings
-
-
-def zoom_link_base(app):
-    return gateway(app).link_base
-
-
-def zoom_http(app):
-    return gateway(app).http()
-
-
-def breaker_for(app):
-    return gateway(app).breaker
-
-
-def client_for(app, tutor, budget=None):
-    return gateway(app)(tutor, budget=budget)
-
-
-def request_client(app, tutor):
-    return gateway(app).for_request(tutor)

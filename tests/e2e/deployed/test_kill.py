@@ -25,7 +25,7 @@ from portal import daily
 from portal import db as dbmod
 from portal.health import scanner
 from portal.models import DailySession, Finding, JoinEvent, WebhookDelivery, utcnow
-from portal.zoom.wiring import client_for
+from portal.zoom.wiring import gateway
 
 KILLS = int(os.environ.get("KILL_TEST_KILLS", "100"))
 
@@ -86,7 +86,7 @@ def test_a_hundred_kills_during_mixed_writes(app, deployed, new_page, world):
         return loop
 
     def provision():
-        daily.provision(lambda tutor: client_for(app, tutor))
+        daily.provision(gateway(app))
 
     def scan():
         scanner.run_scan(app)
@@ -133,9 +133,7 @@ def test_a_hundred_kills_during_mixed_writes(app, deployed, new_page, world):
             # A claim whose worker was killed mid-create is taken over once its lease
             # runs out: the meeting it may have made is found by its marker, not repeated.
             later = utcnow() + daily.CLAIM_LEASE + datetime.timedelta(minutes=1)
-            result = daily.ensure_daily_session(
-                tutor, lambda t: client_for(app, t), day=day, now=later
-            )
+            result = daily.ensure_daily_session(tutor, gateway(app), day=day, now=later)
             made = [m for m in zoom.meetings_of(user) if marker in (m.agenda or "")]
             assert len(made) == 1, f"{tutor.email}: {len(made)} meetings after recovery"
             (session,) = DailySession.select().where(DailySession.tutor == tutor)

@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from portal import create_app  # noqa: E402
 from portal import db as dbmod  # noqa: E402
+from portal.live.effects import process_pending  # noqa: E402
 from portal.migrate import upgrade  # noqa: E402
 from portal.models import (  # noqa: E402
     Center,
@@ -44,7 +45,6 @@ from portal.models import (  # noqa: E402
     ZoomConnection,
     utcnow,
 )
-from portal.live.effects import process_pending  # noqa: E402
 
 SECRET = "bench-webhook-secret"
 MEETING_ID = 85746065432

@@ -52,11 +52,6 @@ def center_today(center, now=None):
     return center.today(now)
 
 
-def vm_centers(tutor):
-    """The tutor's centers that have Virtual Meetings switched on, by name."""
-    return tutor.virtual_centers()
-
-
 def home_center(tutor):
     """The tutor's home center (``User.home_center``), or None."""
     return tutor.home_center()

@@ -7,10 +7,11 @@ and a tutor through ``member_or_404``: another center's objects are a 404.
 from flask import abort, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
-from .. import appointments, daily, join, walkins
+from .. import appointments, clock, daily, join, walkins
 from ..auth.access import center_or_404, member_or_404, visible_centers
 from ..inputs import id_field
 from ..join.export import joins_csv
+from ..models import User
 from ..rendering import render, wants_partial
 from ..validation import ValidationError, clean_day
 from .views import bp
@@ -20,7 +21,7 @@ def _day(center):
     """The ?date= of the request (YYYY-MM-DD), or the center's today."""
     raw = request.args.get("date", "")
     if not raw:
-        return daily.center_today(center)
+        return center.today()
     try:
         return clean_day(raw)
     except ValidationError:
@@ -28,18 +29,18 @@ def _day(center):
 
 
 def _context(center, day, tutor=None, error=None):
-    start, end = appointments.day_bounds(center.timezone, day)
+    start, end = center.day_bounds(day)
     return {
         "center": center,
         "day": day,
-        "today": daily.center_today(center),
+        "today": center.today(),
         "tutor": tutor,
         "tutors": list(center.tutors()),
         "appointments": list(appointments.for_day(center, day)),
         "q": {"center": center, "entries": list(walkins.queue(center)), "error": error},
         "events": list(join.events(center.id, start, end, tutor.id if tutor else None)),
         "timezone": center.timezone,
-        "local": appointments.to_local,
+        "local": clock.to_local,
         "format_number": daily.format_meeting_number,
         "reasons": join.REASONS,
         "destinations": join.DESTINATIONS,
@@ -74,7 +75,7 @@ def center_joins(center_id):
     center = center_or_404(center_id)
     tutor_id = request.args.get("tutor", type=id_field)
     tutor = member_or_404(center, tutor_id) if tutor_id is not None else None
-    if tutor is not None and tutor.role != "tutor":
+    if tutor is not None and tutor.role != User.TUTOR:
         abort(404)
     return render(
         "admin/joins.html",
@@ -89,7 +90,7 @@ def center_joins_csv(center_id):
     center = center_or_404(center_id)
     day = _day(center)
     try:
-        start, end = appointments.day_bounds(center.timezone, day)
+        start, end = center.day_bounds(day)
     except OverflowError:
         abort(400)
     response = current_app.response_class(
@@ -104,7 +105,7 @@ def center_joins_csv(center_id):
 def walk_in_queue(center_id):
     """The center's walk-in queue with an Assign control per waiting student."""
     center = center_or_404(center_id)
-    context = _context(center, daily.center_today(center))
+    context = _context(center, center.today())
     return render("admin/joins_day.html", "shared/partials/walkin_queue.html", **context)
 
 
@@ -121,7 +122,7 @@ def assign_walk_in(center_id):
     except walkins.WalkInError as exc:
         error = str(exc)
     if wants_partial():
-        context = _context(center, daily.center_today(center), error=error)
+        context = _context(center, center.today(), error=error)
         return render("admin/joins_day.html", "shared/partials/walkin_queue.html", **context)
     flash(
         error or f"{entry.student.name} assigned to {tutor.name}.", "error" if error else "success"

@@ -18,8 +18,8 @@ bp = Blueprint("admin", __name__)
 bp.before_request(require_roles(*ADMIN_ROLES))
 
 ASSIGNABLE_ROLES = {
-    "center_admin": ("student", "tutor", "center_admin"),
-    "account_admin": ROLES,
+    User.CENTER_ADMIN: (User.STUDENT, User.TUTOR, User.CENTER_ADMIN),
+    User.ACCOUNT_ADMIN: ROLES,
 }
 
 
@@ -33,7 +33,7 @@ def centers():
     tutor_counts = dict(
         Membership.select(Membership.center, fn.COUNT(User.id))
         .join(User)
-        .where(User.role == "tutor", User.active == True)  # noqa: E712
+        .where(User.is_active_tutor())
         .group_by(Membership.center)
         .tuples()
     )
@@ -44,7 +44,7 @@ def centers():
 @bp.route("/admin/centers/new", methods=["GET", "POST"])
 def new_center():
     """Create a center (account administrators only)."""
-    if current_user.role != "account_admin":
+    if current_user.role != User.ACCOUNT_ADMIN:
         abort(403)
     form = {"name": "", "timezone": "America/New_York"}
     if request.method == "POST":
@@ -192,7 +192,7 @@ def edit_connect_link(center_id, user_id):
     """The Connect Link editor for one tutor (inline with htmx, a page without)."""
     center = center_or_404(center_id)
     tutor = member_or_404(center, user_id)
-    if tutor.role != "tutor":
+    if tutor.role != User.TUTOR:
         abort(404)
     partial = "admin/partials/connect_link_form.html"
     if request.args.get("cancel"):
@@ -205,7 +205,7 @@ def save_connect_link(center_id, user_id):
     """Save or clear a tutor's Connect Link (http/https only, length-capped)."""
     center = center_or_404(center_id)
     tutor = member_or_404(center, user_id)
-    if tutor.role != "tutor":
+    if tutor.role != User.TUTOR:
         abort(404)
     value = request.form.get("connect_link", "")
     try:

@@ -20,6 +20,8 @@ from peewee import IntegrityError
 
 from ..db import database, retry_locked, write_tx
 from ..models import Finding, utcnow
+from ..notifications.alerts import finding_opened
+from ..notifications.outbox import wake
 from .observations import Observation, finding_key, tutor_key  # noqa: F401 - re-exported
 
 CHUNK = 500
@@ -76,17 +78,11 @@ def open_finding(
 
 def _opened(finding_ids):
     """A new finding row (not a refresh): queue its alert e-mails in the same transaction."""
-    # Late: notifications render check titles (health.checks), and waiting_room_stuck still
-    # imports Observation from this module; once it imports health.observations, move up.
-    from ..notifications.alerts import finding_opened
-
     finding_opened(finding_ids)
 
 
 def _wake():
     """Deliver those alerts soon (the job queue); never fails the lifecycle."""
-    from ..notifications.outbox import wake  # late: see _opened
-
     try:
         wake()
     except Exception:  # noqa: BLE001 - send-reminders delivers them within a minute

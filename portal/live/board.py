@@ -10,13 +10,12 @@ stuck waiting room is noticed between events (writing only when the finding chan
 
 import datetime
 import logging
-import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from peewee import JOIN, OperationalError
 
-from .. import daily
+from .. import clock, daily
 from ..db import retry_locked
 from ..health.checks import waiting_room_stuck
 from ..models import (
@@ -61,7 +60,7 @@ class LiveSession:
 
     @property
     def live(self):
-        return self.status == "live"
+        return self.status == DailySession.LIVE
 
     @property
     def longest_wait(self):
@@ -76,10 +75,10 @@ class LiveSession:
         )
 
 
-def _local(when, zone):
-    if when is None:
-        return None
-    return when.replace(tzinfo=datetime.UTC).astimezone(zone).strftime("%H:%M")
+def _local(when, timezone):
+    """'10:42' in the time zone, or None."""
+    local = clock.to_local(when, timezone)
+    return None if local is None else local.strftime("%H:%M")
 
 
 def _seconds(delta):
@@ -88,7 +87,7 @@ def _seconds(delta):
 
 def todays_sessions(centers, now):
     """Today's Daily Sessions (each center's own today) in these centers."""
-    today = {c.id: daily.center_today(c, now) for c in centers}
+    today = {c.id: c.today(now) for c in centers}
     if not today:
         return []
     rows = (
@@ -131,11 +130,7 @@ def build(sessions, now):
     broken = {
         tutor_id
         for (tutor_id,) in ZoomConnection.select(ZoomConnection.tutor)
-        .where(
-            ZoomConnection.tutor.in_(list(tutor_ids)),
-            ZoomConnection.ended_at.is_null(),
-            ZoomConnection.status != "active",
-        )
+        .where(ZoomConnection.tutor.in_(list(tutor_ids)), ZoomConnection.is_broken())
         .tuples()
     }
     rows = [_row(s, people[s.id], logs, now, s.tutor_id not in broken) for s in sessions]
@@ -145,7 +140,7 @@ def build(sessions, now):
 
 def _row(session, participants, logs, now, connection_ok):
     center = session.center if session.center_id else None
-    zone = zoneinfo.ZoneInfo(center.timezone if center else "UTC")
+    timezone = center.timezone if center else clock.UTC
     limit = presence.waiting_room_limit(center)
     live = LiveSession(
         session=session,
@@ -153,8 +148,8 @@ def _row(session, participants, logs, now, connection_ok):
         center=center,
         number=daily.format_meeting_number(session.zoom_meeting_id),
         status=session.status,
-        started=_local(session.started_at, zone),
-        ended=_local(presence.session_end(session), zone),
+        started=_local(session.started_at, timezone),
+        ended=_local(presence.session_end(session), timezone),
         limit=limit,
         connection_ok=connection_ok,
     )
@@ -162,19 +157,19 @@ def _row(session, participants, logs, now, connection_ok):
     for p in participants:
         student = p.student.name if p.student_id else None
         name = p.name or "Unnamed participant"
-        if p.state == "waiting":
+        if p.state == MeetingParticipant.WAITING:
             since = p.waiting_since or now
             waited = _seconds(now - since)
             live.waiting.append(
-                Person(name, student, p.state, _local(since, zone), waited // 60, waited)
+                Person(name, student, p.state, _local(since, timezone), waited // 60, waited)
             )
         else:
             derived = presence.derive(logs.get(p.id, []), presence.session_end(session))
             attended = _seconds(presence.overlap(derived.intervals, host_from, host_until))
-            since = _local(p.joined_at, zone) or ""
+            since = _local(p.joined_at, timezone) or ""
             waited = _seconds(derived.waited) // 60 if derived.waited is not None else None
             person = Person(name, student, p.state, since, attended // 60, attended, waited)
-            (live.joined if p.state == "joined" else live.left).append(person)
+            (live.joined if p.state == MeetingParticipant.JOINED else live.left).append(person)
     live.waiting.sort(key=lambda p: -p.seconds)
     return live
 
@@ -214,7 +209,7 @@ def recheck(now=None):
     """Re-check every center's waiting rooms today, so a wait that grew too long is noticed
     between events; the webhook sweep runs it (every minute, and after each delivery)."""
     waiting = MeetingParticipant.select(MeetingParticipant.session).where(
-        MeetingParticipant.state == "waiting"
+        MeetingParticipant.state == MeetingParticipant.WAITING
     )
     centers = Center.select().where(
         Center.id.in_(DailySession.select(DailySession.center).where(DailySession.id.in_(waiting)))

@@ -17,15 +17,16 @@ Nothing here calls Zoom.
 
 import collections
 import logging
-import zoneinfo
 
-from .. import audit, daily
+from .. import audit, clock, daily
 from ..db import retry_locked, write_tx
+from ..health.checks import connection_broken, session_mismatch
+from ..health.findings import open_finding, open_for
+from ..health.findings import resolve as resolve_finding
 from ..models import DailySession, User, WebhookDelivery, ZoomConnection, utcnow
 from ..zoom.tokens import mark_needs_reauth
 from . import board, presence
 from .events import DEAUTHORIZED, MalformedEvent, parse_event
-from .findings import finding_key, open_finding, open_for, resolve_finding
 
 log = logging.getLogger("portal.webhooks")
 
@@ -46,7 +47,7 @@ def process_pending(*, now=None, limit=500):
     ids = [
         delivery_id
         for (delivery_id,) in WebhookDelivery.select(WebhookDelivery.id)
-        .where(WebhookDelivery.status == "new")
+        .where(WebhookDelivery.status == WebhookDelivery.NEW)
         .order_by(WebhookDelivery.event_ts, WebhookDelivery.id)
         .limit(limit)
         .tuples()
@@ -63,8 +64,11 @@ def process_one(delivery_id, *, now=None):
     def run():
         with write_tx():
             claimed = (
-                WebhookDelivery.update(status="done")
-                .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "new")
+                WebhookDelivery.update(status=WebhookDelivery.DONE)
+                .where(
+                    WebhookDelivery.id == delivery_id,
+                    WebhookDelivery.status == WebhookDelivery.NEW,
+                )
                 .execute()
             )
             if not claimed:
@@ -81,10 +85,10 @@ def process_one(delivery_id, *, now=None):
     except Exception as exc:  # noqa: BLE001 - recorded on the row, never lost silently
         log.exception("webhook delivery %s failed", delivery_id)
         reason = f"{type(exc).__name__}: {exc}"[:1000]
-        WebhookDelivery.update(status="failed", outcome=reason).where(
-            WebhookDelivery.id == delivery_id, WebhookDelivery.status == "new"
+        WebhookDelivery.update(status=WebhookDelivery.FAILED, outcome=reason).where(
+            WebhookDelivery.id == delivery_id, WebhookDelivery.status == WebhookDelivery.NEW
         ).execute()
-        return "failed"
+        return WebhookDelivery.FAILED
 
 
 def apply(delivery, now):
@@ -93,10 +97,10 @@ def apply(delivery, now):
     try:
         event = parse_event(envelope)
     except MalformedEvent as exc:
-        return "ignored", f"malformed: {exc}"
+        return WebhookDelivery.IGNORED, f"malformed: {exc}"
     handler = HANDLERS.get(event.name)
     if handler is None:
-        return "ignored", f"{event.name} is not used by the portal"
+        return WebhookDelivery.IGNORED, f"{event.name} is not used by the portal"
     return handler(event, delivery, now)
 
 
@@ -116,25 +120,17 @@ def session_for_meeting(meeting_id):
 def live_status(started_at, ended_at):
     """live when the latest news is a start, ended when it is an end."""
     if started_at is not None and (ended_at is None or started_at > ended_at):
-        return "live"
-    return "ended" if ended_at is not None else None
+        return DailySession.LIVE
+    return DailySession.ENDED if ended_at is not None else None
 
 
 def local_time(when, center, now):
     """'10:42' in the center's zone, with the date when it is not today there."""
-    zone = zoneinfo.ZoneInfo(center.timezone if center else "UTC")
-    local = when.replace(tzinfo=zoneinfo.ZoneInfo("UTC")).astimezone(zone)
-    today = now.replace(tzinfo=zoneinfo.ZoneInfo("UTC")).astimezone(zone).date()
+    timezone = center.timezone if center else clock.UTC
+    local = clock.to_local(when, timezone)
+    today = clock.local_date(now, timezone)
     text = local.strftime("%H:%M")
     return text if local.date() == today else f"{text} on {local:%a %d %b}"
-
-
-def mismatch_key(tutor_id):
-    return finding_key("session_mismatch", "tutor", tutor_id)
-
-
-def connection_key(tutor_id):
-    return finding_key("connection_broken", "tutor", tutor_id)
 
 
 # --- app_deauthorized ------------------------------------------------------------------------
@@ -145,19 +141,19 @@ def deauthorized(event, delivery, now):
     """The tutor removed the app in Zoom: stop, wipe the tokens, tell the admin."""
     rows = list(ZoomConnection.current().where(ZoomConnection.zoom_user_id == event.user_id))
     if not rows:
-        return "ignored", "no current connection for this Zoom user"
+        return WebhookDelivery.IGNORED, "no current connection for this Zoom user"
     # A retry can arrive an hour late: it must not undo a reconnection made since.
     rows = [row for row in rows if row.connected_at is None or row.connected_at <= event.at]
     if not rows:
-        return "ignored", "the tutor connected again after this deauthorization"
+        return WebhookDelivery.IGNORED, "the tutor connected again after this deauthorization"
     for row in rows:
         tutor = User.get_by_id(row.tutor_id)
-        center = daily.home_center(tutor) or tutor.centers().first()
+        center = tutor.finding_center()
         when = local_time(event.at, center, now)
         reason = f"app removed in Zoom at {event.at:%Y-%m-%d %H:%M} UTC"
-        mark_needs_reauth(row.id, reason, status="deauthorized", clock=lambda: now)
+        mark_needs_reauth(row.id, reason, status=ZoomConnection.DEAUTHORIZED, clock=lambda: now)
         ZoomConnection.update(
-            status="deauthorized",
+            status=ZoomConnection.DEAUTHORIZED,
             access_token_enc=None,
             refresh_token_enc=None,
             revoke_pending=False,  # Zoom already ended the grant
@@ -173,17 +169,15 @@ def deauthorized(event, delivery, now):
             center=center,
             target=row,
             before={"status": row.status},
-            after={"status": "deauthorized", "tokens": "deleted"},
+            after={"status": ZoomConnection.DEAUTHORIZED, "tokens": "deleted"},
         )
         open_finding(
-            "connection_broken",
-            connection_key(tutor.id),
-            "critical",
+            connection_broken.NAME,
+            connection_broken.key(tutor),
+            connection_broken.SEVERITY,
             center,
             tutor,
-            f"{tutor.name} removed the portal app in Zoom at {when}. Their Zoom tokens were "
-            f"deleted and students can't be sent to their Daily Session until they connect "
-            f"Zoom again in Preferences → Virtual Meetings.",
+            connection_broken.deauthorized_detail(tutor, when),
             {
                 "source": "webhook",
                 "event": event.name,
@@ -193,7 +187,7 @@ def deauthorized(event, delivery, now):
             },
             now=now,
         )
-    return "done", f"deauthorized {len(rows)} connection(s)"
+    return WebhookDelivery.DONE, f"deauthorized {len(rows)} connection(s)"
 
 
 # --- meeting.started / ended / deleted -------------------------------------------------------
@@ -214,37 +208,32 @@ def _set_times(session, now, **times):
 def meeting_started(event, delivery, now):
     """A Daily Session goes live; any other meeting of a connected tutor is a mismatch."""
     session = session_for_meeting(event.meeting_id)
-    if session is not None and session.status == "missing":
-        return "ignored", f"session {session.id} was deleted in Zoom"
+    if session is not None and session.status == DailySession.MISSING:
+        return WebhookDelivery.IGNORED, f"session {session.id} was deleted in Zoom"
     if session is not None and _local_date(event.at, session) == session.date:
         if session.started_at is None or event.at > session.started_at:
             session = _set_times(session, now, started_at=event.at)
-        finding = open_for(mismatch_key(session.tutor_id))
-        if finding is not None and (finding.evidence or {}).get("kind") == "wrong_meeting":
-            resolve_finding(
-                mismatch_key(session.tutor_id), "today's Daily Session started", now=now
-            )
-        return "done", f"session {session.id} {session.status}"
+        key = session_mismatch.key(session.tutor_id)
+        finding = open_for(key)
+        # the webhook's own "started another meeting" finding (the one scans keep)
+        if finding is not None and session_mismatch.keep(finding.evidence):
+            resolve_finding(key, "today's Daily Session started", now=now)
+        return WebhookDelivery.DONE, f"session {session.id} {session.status}"
     connection = (
         ZoomConnection.current()
-        .where(ZoomConnection.zoom_user_id == event.host_id, ZoomConnection.status == "active")
+        .where(
+            ZoomConnection.zoom_user_id == event.host_id,
+            ZoomConnection.status == ZoomConnection.ACTIVE,
+        )
         .first()
         if event.host_id
         else None
     )
     if connection is None:
-        return "ignored", "not a meeting of a connected tutor"
+        return WebhookDelivery.IGNORED, "not a meeting of a connected tutor"
     tutor = User.get_by_id(connection.tutor_id)
     today = daily.today_session(tutor)
-    started = daily.format_meeting_number(event.meeting_id)
-    if today is not None and today.zoom_meeting_id:
-        where = f"students are sent to {daily.format_meeting_number(today.zoom_meeting_id)}"
-    else:
-        where = "the portal has no Daily Session for today, so students have nowhere to go"
-    detail = (
-        f"{tutor.name} started meeting {started} in Zoom, but {where}. Ask them to end it "
-        f"and start today's Daily Session from Preferences → Virtual Meetings."
-    )
+    detail = session_mismatch.wrong_meeting_detail(tutor, event.meeting_id, today)
     evidence = {
         "source": "webhook",
         "kind": "wrong_meeting",
@@ -252,31 +241,31 @@ def meeting_started(event, delivery, now):
         "daily_session_meeting": today.zoom_meeting_id if today else None,
         "delivery": delivery.id,
     }
-    center = daily.home_center(tutor)
+    center = tutor.home_center()
     open_finding(
-        "session_mismatch",
-        mismatch_key(tutor.id),
-        "critical",
+        session_mismatch.NAME,
+        session_mismatch.key(tutor),
+        session_mismatch.SEVERITY,
         center,
         tutor,
         detail,
         evidence,
         now=now,
     )
-    return "done", f"session_mismatch for tutor {tutor.id}"
+    return WebhookDelivery.DONE, f"session_mismatch for tutor {tutor.id}"
 
 
 def _today(session):
     if session.center_id is None:
         return session.date
-    return daily.center_today(session.center)
+    return session.center.today()
 
 
 def _local_date(when, session):
     """The date in the session's center when ``when`` (naive UTC) happened."""
     if session.center_id is None:
         return when.date()
-    return daily.center_today(session.center, now=when)
+    return clock.local_date(when, session.center.timezone)
 
 
 @handles("meeting.ended")
@@ -284,12 +273,12 @@ def meeting_ended(event, delivery, now):
     """A Daily Session's meeting ended: everyone in or waiting has left."""
     session = session_for_meeting(event.meeting_id)
     if session is None:
-        return "ignored", "not a Daily Session"
-    if session.status == "missing":
-        return "ignored", f"session {session.id} was deleted in Zoom"
+        return WebhookDelivery.IGNORED, "not a Daily Session"
+    if session.status == DailySession.MISSING:
+        return WebhookDelivery.IGNORED, f"session {session.id} was deleted in Zoom"
     if session.ended_at is None or event.at > session.ended_at:
         session = _set_times(session, now, ended_at=event.at)
-    return "done", f"session {session.id} {session.status}"
+    return WebhookDelivery.DONE, f"session {session.id} {session.status}"
 
 
 @handles("meeting.deleted")
@@ -297,24 +286,20 @@ def meeting_deleted(event, delivery, now):
     """A Daily Session's meeting was deleted in Zoom: the session is missing."""
     session = session_for_meeting(event.meeting_id)
     if session is None:
-        return "ignored", "not a Daily Session"
-    if session.status == "missing":
-        return "done", f"session {session.id} already missing"
+        return WebhookDelivery.IGNORED, "not a Daily Session"
+    if session.status == DailySession.MISSING:
+        return WebhookDelivery.DONE, f"session {session.id} already missing"
     by = f" by {event.operator}" if event.operator else ""
     DailySession.update(
-        status="missing", last_error=f"deleted in Zoom{by} at {event.at:%Y-%m-%d %H:%M} UTC"
+        status=DailySession.MISSING,
+        last_error=f"deleted in Zoom{by} at {event.at:%Y-%m-%d %H:%M} UTC",
     ).where(DailySession.id == session.id).execute()
     presence.check_waiting_room(session, [], now)
     if session.date >= _today(session):
         tutor = User.get_by_id(session.tutor_id)
-        number = daily.format_meeting_number(session.zoom_meeting_id)
-        center = session.center if session.center_id else daily.home_center(tutor)
-        detail = (
-            f"{tutor.name}'s Daily Session for {session.date:%A %d %B} (meeting {number}) was "
-            f"deleted in Zoom{by} at {local_time(event.at, center, now)}. Students can't join it "
-            f"until a new one is made: the portal makes one at its next hourly run, or when "
-            f"{tutor.name} opens Preferences → Virtual Meetings."
-        )
+        center = session.center if session.center_id else tutor.home_center()
+        when = local_time(event.at, center, now)
+        detail = session_mismatch.deleted_detail(tutor, session, by, when)
         evidence = {
             "source": "webhook",
             "kind": "deleted",
@@ -323,16 +308,16 @@ def meeting_deleted(event, delivery, now):
             "delivery": delivery.id,
         }
         open_finding(
-            "session_mismatch",
-            mismatch_key(tutor.id),
-            "critical",
+            session_mismatch.NAME,
+            session_mismatch.key(tutor),
+            session_mismatch.SEVERITY,
             center,
             tutor,
             detail,
             evidence,
             now=now,
         )
-    return "done", f"session {session.id} missing"
+    return WebhookDelivery.DONE, f"session {session.id} missing"
 
 
 # --- participants ----------------------------------------------------------------------------
@@ -348,9 +333,9 @@ def participant(event, delivery, now):
     """Keep the participant's presence; check the waiting room."""
     session = session_for_meeting(event.meeting_id)
     if session is None:
-        return "ignored", "not a Daily Session"
-    if session.status == "missing":
-        return "ignored", f"session {session.id} was deleted in Zoom"
+        return WebhookDelivery.IGNORED, "not a Daily Session"
+    if session.status == DailySession.MISSING:
+        return WebhookDelivery.IGNORED, f"session {session.id} was deleted in Zoom"
     row = presence.record(session, event.participant, delivery.id, now)
     presence.check_waiting_room(session, presence.waiting_times(session), now)
-    return "done", f"participant {row.id} {row.state}"
+    return WebhookDelivery.DONE, f"participant {row.id} {row.state}"

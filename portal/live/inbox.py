@@ -66,7 +66,7 @@ def _record(envelope, tracking_id):
                 event=envelope["event"],
                 event_ts=envelope["event_ts"],
                 received_at=utcnow(),
-                status="new",
+                status=WebhookDelivery.NEW,
                 payload=envelope["payload"],
             ).id
 

@@ -11,15 +11,16 @@ student who joined this meeting that day has it); otherwise it stays unmatched.
 """
 
 import datetime
-import zoneinfo
 from dataclasses import dataclass
 
 from peewee import IntegrityError
 
+from .. import clock
 from ..db import database
 from ..health.checks import waiting_room_stuck
+from ..health.findings import open_finding, open_for
+from ..health.findings import resolve as resolve_finding
 from ..models import DailySession, JoinEvent, MeetingParticipant, PresenceEvent, User, utcnow
-from .findings import open_finding, open_for, resolve_finding
 
 KIND_ORDER = {"waiting": 0, "admitted": 1, "joined": 2, "left": 3}
 
@@ -50,28 +51,29 @@ def derive(events, ended_at=None):
     intervals, waited = [], None
     for kind, at in ordered:
         last = at
-        if state == "waiting" and kind != "waiting" and waiting_since is not None:
+        if state == MeetingParticipant.WAITING and kind != "waiting" and waiting_since is not None:
             waited = at - waiting_since
         if kind == "waiting":
-            state, waiting_since = "waiting", at
+            state, waiting_since = MeetingParticipant.WAITING, at
             if inside is not None:
                 intervals.append((inside, at))
                 inside = None
         elif kind in ("admitted", "joined"):
             if kind == "admitted":
                 admitted_at = at
-            state, left_at = "joined", None
+            state, left_at = MeetingParticipant.JOINED, None
             joined_at = joined_at or at
             inside = inside or at
         else:
-            state, left_at = "left", at
+            state, left_at = MeetingParticipant.LEFT, at
             if inside is not None:
                 intervals.append((inside, at))
                 inside = None
-    if ended_at is not None and state in ("waiting", "joined") and last <= ended_at:
-        if state == "waiting" and waiting_since is not None:
+    present = (MeetingParticipant.WAITING, MeetingParticipant.JOINED)
+    if ended_at is not None and state in present and last <= ended_at:
+        if state == MeetingParticipant.WAITING and waiting_since is not None:
             waited = ended_at - waiting_since
-        state, left_at = "left", ended_at
+        state, left_at = MeetingParticipant.LEFT, ended_at
         if inside is not None:
             intervals.append((inside, ended_at))
             inside = None
@@ -93,7 +95,7 @@ def refresh(row, session, now=None):
     """Recompute a participant's summary from its log and the meeting's end."""
     derived = derive(events_of(row.id), session_end(session))
     MeetingParticipant.update(
-        state=derived.state or "left",
+        state=derived.state or MeetingParticipant.LEFT,
         waiting_since=derived.waiting_since,
         admitted_at=derived.admitted_at,
         joined_at=derived.joined_at,
@@ -162,10 +164,12 @@ def _normal(name):
 
 
 def _day_window(session):
-    """The session's date as a naive-UTC interval, in its center's time zone."""
-    tz = zoneinfo.ZoneInfo(session.center.timezone if session.center_id else "UTC")
-    start = datetime.datetime.combine(session.date, datetime.time(), tz)
-    start = start.astimezone(datetime.UTC).replace(tzinfo=None)
+    """The session's date as a naive-UTC interval, in its center's time zone.
+
+    24 hours from local midnight (not ``clock.day_bounds``, which differs on a DST day).
+    """
+    timezone = session.center.timezone if session.center_id else clock.UTC
+    start = clock.to_utc(datetime.datetime.combine(session.date, datetime.time()), timezone)
     return start, start + datetime.timedelta(days=1)
 
 
@@ -179,7 +183,7 @@ def match_student(row, session):
         .join(User, on=(JoinEvent.student == User.id))
         .where(
             JoinEvent.meeting_id == session.zoom_meeting_id,
-            JoinEvent.destination == "daily_session",
+            JoinEvent.destination == JoinEvent.DAILY_SESSION,
             JoinEvent.created_at >= start,
             JoinEvent.created_at < end,
         )
@@ -242,7 +246,8 @@ def appointment_attendance(appointment_id, now=None):
 
 
 def waiting_room_key(session):
-    return waiting_room_stuck.key(getattr(session, "id", session))
+    """The key of the session's waiting_room_stuck finding (the check's)."""
+    return waiting_room_stuck.key(session)
 
 
 def waiting_room_limit(center):
@@ -272,7 +277,7 @@ def check_waiting_room(session, waiting_since, now=None):
         return None
     longest = int((now - min(stuck)).total_seconds() // 60)
     tutor = session.tutor
-    live = session.status == "live"
+    live = session.status == DailySession.LIVE
     detail = waiting_room_stuck.describe(len(stuck), tutor.name, longest, limit, live)
     if current is not None and current.detail == detail:
         return current
@@ -296,6 +301,9 @@ def waiting_times(session):
     return [
         since
         for (since,) in MeetingParticipant.select(MeetingParticipant.waiting_since)
-        .where(MeetingParticipant.session == session, MeetingParticipant.state == "waiting")
+        .where(
+            MeetingParticipant.session == session,
+            MeetingParticipant.state == MeetingParticipant.WAITING,
+        )
         .tuples()
     ]

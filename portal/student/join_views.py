@@ -9,7 +9,7 @@ used the same device.
 from flask import abort, current_app, redirect, url_for
 from flask_login import current_user
 
-from .. import appointments, daily, jobs, join
+from .. import clock, daily, jobs, join
 from ..health import devices
 from ..rendering import render
 from ..zoom.wiring import gateway
@@ -73,4 +73,4 @@ def _join(**which):
 
 
 def _helpers():
-    return {"local": appointments.to_local, "format_number": daily.format_meeting_number}
+    return {"local": clock.to_local, "format_number": daily.format_meeting_number}

@@ -7,14 +7,14 @@ their centers): anything else is a 404.
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
-from .. import appointments, daily, join, walkins
+from .. import appointments, clock, daily, join, walkins
 from ..auth.access import require_roles
-from ..models import Appointment, Center, utcnow
+from ..models import Appointment, Center, User, utcnow
 from ..rendering import render, wants_partial
 from ..validation import ValidationError
 
 bp = Blueprint("student", __name__)
-bp.before_request(require_roles("student"))
+bp.before_request(require_roles(User.STUDENT))
 
 MINUTE_CHOICES = (15, 30, 45, 60, 90)
 
@@ -22,7 +22,7 @@ MINUTE_CHOICES = (15, 30, 45, 60, 90)
 @bp.context_processor
 def helpers():
     return {
-        "local": appointments.to_local,
+        "local": clock.to_local,
         "format_number": daily.format_meeting_number,
         "join_closed": join.closed_reason,
         "opens_before": join.OPENS_BEFORE,
@@ -103,7 +103,13 @@ def book():
         center, tutor = _chosen(choices, form["tutor"])
         at = appointments.compose_start(form["date"], form["time"])
         appt = appointments.book(
-            current_user, tutor, "online", at, form["minutes"], center.name, actor=current_user
+            current_user,
+            tutor,
+            Appointment.ONLINE,
+            at,
+            form["minutes"],
+            center.name,
+            actor=current_user,
         )
     except ValidationError as exc:
         context.update(error=str(exc), error_field=exc.field)

@@ -43,7 +43,7 @@ def connect_zoom():
     the page's CSP form-action in Chromium. A GET from another site is refused, and the
     callback's state and PKCE checks stop any flow this browser did not start here.
     """
-    if daily.home_center(current_user) is None:
+    if current_user.home_center() is None:
         abort(404)
     if request.method == "GET" and not same_site_navigation():
         abort(403)
@@ -71,7 +71,7 @@ def zoom_callback():
         _args(),
         session,
         gateway(),
-        center=daily.home_center(current_user),
+        center=current_user.home_center(),
     )
     if outcome.kind in PROBLEMS:
         return _problem(*PROBLEMS[outcome.kind], outcome.status)
@@ -131,7 +131,7 @@ def disconnect_zoom():
         return redirect(url_for("tutor.preferences"), 303)
     zoom = gateway()
     _connection, revoked = connections.disconnect(
-        current_user, zoom.settings, zoom.http(), center=daily.home_center(current_user)
+        current_user, zoom.settings, zoom.http(), center=current_user.home_center()
     )
     message = "Your Zoom account is disconnected."
     if not revoked:

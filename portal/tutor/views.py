@@ -10,13 +10,13 @@ import logging
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
-from .. import appointments, daily, join, readiness, walkins
+from .. import appointments, clock, daily, join, readiness, walkins
 from ..account.views import preferences_context
 from ..auth.access import require_roles
 from ..health import devices, notices
 from ..inputs import id_field
 from ..live import board
-from ..models import Appointment, Center, DailySession, ZoomConnection, utcnow
+from ..models import Appointment, Center, DailySession, User, ZoomConnection, utcnow
 from ..rendering import render, wants_partial
 from ..zoom.errors import ZoomError, ZoomNotFound, ZoomReauthRequired
 from ..zoom.wiring import gateway
@@ -24,12 +24,12 @@ from ..zoom.wiring import gateway
 log = logging.getLogger("portal.tutor")
 
 bp = Blueprint("tutor", __name__)
-bp.before_request(require_roles("tutor"))
+bp.before_request(require_roles(User.TUTOR))
 
 
 def panel_context(tutor, choice=""):
     """What the Virtual Meetings panel needs to render (database only)."""
-    centers = list(daily.vm_centers(tutor))
+    centers = list(tutor.virtual_centers())
     connection = ZoomConnection.for_tutor(tutor)
     session = daily.today_session(tutor, centers[0]) if centers and connection else None
     return {
@@ -37,7 +37,7 @@ def panel_context(tutor, choice=""):
         "vm_enabled": bool(centers),
         "connection": connection,
         "session": session,
-        "today": daily.center_today(centers[0]) if centers else None,
+        "today": centers[0].today() if centers else None,
         "choice": choice if choice == ("disconnect" if connection else "connect") else "",
         "format_number": daily.format_meeting_number,
         "session_ready": bool(
@@ -53,7 +53,7 @@ def panel_context(tutor, choice=""):
 def live_context(tutor, connection=None):
     """What the tutor's live line shows: their row today, or that Zoom was disconnected."""
     connection = connection or ZoomConnection.for_tutor(tutor)
-    broken = connection is not None and connection.status != "active"
+    broken = connection is not None and connection.status != ZoomConnection.ACTIVE
     row = board.for_tutor(tutor) if connection is not None and not broken else None
     return {"row": row, "broken": broken, "connected": connection is not None}
 
@@ -76,7 +76,7 @@ def vm_panel():
 @bp.route("/tutor/daily-session", methods=["POST"])
 def prepare_session():
     """Create today's Daily Session now if the morning job has not (claim protocol)."""
-    center = daily.home_center(current_user)
+    center = current_user.home_center()
     if center is None or ZoomConnection.for_tutor(current_user) is None:
         abort(404)
     result = daily.ensure_daily_session(current_user, gateway().for_request, center=center)
@@ -147,7 +147,7 @@ def _replace_gone(session):
     """Zoom confirmed today's meeting is gone: create the replacement and show its number."""
     old = daily.format_meeting_number(session.zoom_meeting_id)
     center = session.center
-    if session.date != daily.center_today(center):
+    if session.date != center.today():
         return _start_failed(f"The Daily Session {old} of {session.date:%d %B} no longer exists.")
     result = daily.replace_gone_session(current_user, gateway().for_request, session, center=center)
     fresh = result.session
@@ -174,8 +174,8 @@ def _start_failed(message):
 @bp.route("/tutor/meetings")
 def meetings():
     """The Meetings tab: today's, upcoming and the past 30 days' Daily Sessions."""
-    center = daily.home_center(current_user)
-    today = daily.center_today(center) if center else datetime.date.today()
+    center = current_user.home_center()
+    today = center.today() if center else datetime.date.today()
     rows = (
         DailySession.select()
         .where(
@@ -209,11 +209,11 @@ def setup():
 
 def _today_context(tutor, center=None, error=None):
     """Today's appointments, walk-in queues and JoinEvents of a tutor (database only)."""
-    centers = list(daily.vm_centers(tutor))
+    centers = list(tutor.virtual_centers())
     now = utcnow()
-    days = {c.id: daily.center_today(c, now) for c in centers}
+    days = {c.id: c.today(now) for c in centers}
     home = centers[0] if centers else None
-    start, end = appointments.day_bounds(home.timezone, days[home.id]) if home else (now, now)
+    start, end = home.day_bounds(days[home.id]) if home else (now, now)
     return {
         "centers": centers,
         "days": days,
@@ -221,7 +221,7 @@ def _today_context(tutor, center=None, error=None):
         "queues": [_queue(c, error if c == center else None) for c in centers],
         "events": list(join.events(None, start, end, tutor_id=tutor.id)),
         "timezone": home.timezone if home else "UTC",
-        "local": appointments.to_local,
+        "local": clock.to_local,
         "format_number": daily.format_meeting_number,
         "reasons": join.REASONS,
         "destinations": join.DESTINATIONS,
@@ -240,13 +240,13 @@ def _queue_response(center, error=None):
     return render(
         "shared/partials/walkin_queue.html",
         q=_queue(center, error),
-        local=appointments.to_local,
+        local=clock.to_local,
         assign=False,
     )
 
 
 def _my_vm_center(center_id):
-    center = daily.vm_centers(current_user).where(Center.id == center_id).first()
+    center = current_user.virtual_centers().where(Center.id == center_id).first()
     if center is None:
         abort(404)
     return center

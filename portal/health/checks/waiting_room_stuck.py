@@ -14,7 +14,7 @@ from peewee import fn
 
 from ...db import database
 from ...models import Center, DailySession, MeetingParticipant, User
-from ..findings import Observation, finding_key
+from ..observations import Observation, finding_key
 from ._common import plural
 
 NAME = "waiting_room_stuck"
@@ -48,9 +48,9 @@ def is_stuck(waited, limit):
     return waited > datetime.timedelta(minutes=limit)
 
 
-def key(session_id):
-    """The finding's key: one per Daily Session."""
-    return finding_key(NAME, "session", session_id)
+def key(session):
+    """The finding's key: one per Daily Session (a row or an id)."""
+    return finding_key(NAME, "session", getattr(session, "id", session))
 
 
 def describe(count, tutor_name, minutes, limit, host_present):
@@ -102,9 +102,9 @@ def run(ctx):
         .switch(DailySession)
         .join(Center, on=(DailySession.center == Center.id))
         .where(
-            MeetingParticipant.state == "waiting",
+            MeetingParticipant.state == MeetingParticipant.WAITING,
             MeetingParticipant.waiting_since >= ctx.now - STALE,
-            DailySession.status != "missing",
+            DailySession.status != DailySession.MISSING,
         )
         .group_by(
             DailySession.id,
@@ -124,7 +124,7 @@ def run(ctx):
         if not is_stuck(waited, limit):
             continue
         minutes = int(waited.total_seconds() // 60)
-        live = status == "live"
+        live = status == DailySession.LIVE
         found.append(
             Observation(
                 NAME,

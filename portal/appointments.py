@@ -13,7 +13,7 @@ import re
 from peewee import JOIN, DateTimeField, ForeignKeyField, IntegrityError
 
 from . import audit
-from .clock import day_bounds, to_local, to_utc  # noqa: F401 - day_bounds, to_local: admin, cli
+from .clock import to_utc
 from .db import write_tx
 from .models import (
     APPOINTMENT_KINDS,

@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import accounts, appointments, backup, daily, doctor, migrate
+from . import accounts, appointments, backup, clock, daily, doctor, migrate
 from .db import database
 from .health import dashboard, export, runs
 from .health import demo as health_demo
@@ -276,7 +276,7 @@ def joins_command(fmt, day, center_name):
         if day is not None:
             try:
                 date = datetime.date.fromisoformat(day)
-                start, end = appointments.day_bounds(center.timezone if center else "UTC", date)
+                start, end = clock.day_bounds(center.timezone if center else "UTC", date)
             except (ValueError, OverflowError):
                 fail(f"--date must be a date like 2026-12-01, not {day!r}.")
         for chunk in joins_csv(start, end, {center.id} if center else None):

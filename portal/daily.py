@@ -52,11 +52,6 @@ def center_today(center, now=None):
     return center.today(now)
 
 
-def home_center(tutor):
-    """The tutor's home center (``User.home_center``), or None."""
-    return tutor.home_center()
-
-
 def meeting_body(tutor, center, day):
     """The create-meeting request for a tutor-day (ZOOM_API §3)."""
     opens = datetime.time.fromisoformat(center.opens_at)

@@ -126,7 +126,7 @@ def create_huey(app):
                 return "no such tutor"
             result = daily.ensure_daily_session(tutor, zoom)
             waiting = result.outcome == "busy" or isinstance(result.error, daily.TRANSIENT)
-            if waiting and attempt < PREPARE_ATTEMPTS and daily.home_center(tutor) is not None:
+            if waiting and attempt < PREPARE_ATTEMPTS and tutor.home_center() is not None:
                 # Zoom is still slow, or the retry wait after an unsure create is running.
                 prepare_daily_session.schedule((tutor_id, attempt + 1), delay=PREPARE_DELAY)
             return result.outcome

@@ -13,8 +13,8 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
 from .. import daily, join, readiness
-from ..appointments import day_bounds, to_local
 from ..auth.access import visible_centers
+from ..clock import day_bounds, to_local
 from ..db import database
 from ..health import dashboard, demo, export, fixes, notices, runs
 from ..health.checks import ALL, BY_NAME, title
@@ -257,9 +257,9 @@ def health_fix(finding_id, name):
 
 def _tutor_context(tutor):
     """A tutor's connection, today's session, open findings and last week's Joins."""
-    center = daily.home_center(tutor) or tutor.centers().first()
+    center = tutor.finding_center()
     zone = center.timezone if center else "UTC"
-    today = daily.center_today(center) if center else utcnow().date()
+    today = center.today() if center else utcnow().date()
     start, end = day_bounds(zone, today)
     open_findings = dashboard.filtered(_centers(), dashboard.Filters(status="open")).where(
         Finding.tutor == tutor.id

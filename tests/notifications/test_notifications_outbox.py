@@ -12,7 +12,7 @@ from support.mail import BASE_URL, SENDER, SMTPServer, book, mail_config, send_r
 from portal.models import OutboxMessage, utcnow
 from portal.notifications import outbox
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from support.zoom import sim_state
 from portal.health import runs
 from portal.models import Finding, HealthScan, utcnow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LEASE = 1.5
 
 # A scan process: claims and executes a scan whose work never ends, as a long scan

@@ -18,7 +18,7 @@ from portal.zoom.simulator.api import LABELS
 from portal.zoom.simulator.tokens import ENDPOINT_SCOPES
 
 SPEC = (
-    Path(__file__).resolve().parents[2].parent
+    Path(__file__).resolve().parents[3].parent
     / "shared"
     / "zoom-openapi"
     / "ZoomMeetingAPISpec.json"

@@ -171,12 +171,10 @@ def deauthorized(event, delivery, now):
             before={"status": row.status},
             after={"status": ZoomConnection.DEAUTHORIZED, "tokens": "deleted"},
         )
-        open_finding(
-            connection_broken.NAME,
-            connection_broken.key(tutor),
-            connection_broken.SEVERITY,
-            center,
+        _open(
+            connection_broken,
             tutor,
+            center,
             connection_broken.deauthorized_detail(tutor, when),
             {
                 "source": "webhook",
@@ -242,17 +240,15 @@ def meeting_started(event, delivery, now):
         "delivery": delivery.id,
     }
     center = tutor.home_center()
-    open_finding(
-        session_mismatch.NAME,
-        session_mismatch.key(tutor),
-        session_mismatch.SEVERITY,
-        center,
-        tutor,
-        detail,
-        evidence,
-        now=now,
-    )
+    _open(session_mismatch, tutor, center, detail, evidence, now=now)
     return WebhookDelivery.DONE, f"session_mismatch for tutor {tutor.id}"
+
+
+def _open(check, tutor, center, detail, evidence, now):
+    """Open (or refresh) ``check``'s finding about ``tutor``: its key and severity."""
+    open_finding(
+        check.NAME, check.key(tutor), check.SEVERITY, center, tutor, detail, evidence, now=now
+    )
 
 
 def _today(session):
@@ -307,16 +303,7 @@ def meeting_deleted(event, delivery, now):
             "meeting_id": session.zoom_meeting_id,
             "delivery": delivery.id,
         }
-        open_finding(
-            session_mismatch.NAME,
-            session_mismatch.key(tutor),
-            session_mismatch.SEVERITY,
-            center,
-            tutor,
-            detail,
-            evidence,
-            now=now,
-        )
+        _open(session_mismatch, tutor, center, detail, evidence, now=now)
     return WebhookDelivery.DONE, f"session {session.id} missing"
 
 

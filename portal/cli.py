@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import accounts, appointments, backup, clock, daily, doctor, migrate
+from . import accounts, appointments, backup, clock, copydb, daily, doctor, migrate
 from .db import database
 from .health import dashboard, export, runs
 from .health import demo as health_demo
@@ -363,4 +363,35 @@ def restore_command(path, confirmed):
     click.echo(
         "Next: `flask --app wsgi portal init-db` (newer migrations) and `portal doctor`, "
         "then start the portal."
+    )
+
+
+@portal_cli.command("copy-database")
+@click.option("--to", "target", required=True, help="The empty PostgreSQL database: postgresql://…")
+def copy_database_command(target):
+    """Copy the SQLite database into an empty PostgreSQL database (with the portal stopped)."""
+    source = current_app.config["DATABASE_URL"]
+    try:
+        copydb.target_params(target)
+        click.echo(f"Copying {source} to {copydb.safe_url(target)} …")
+        result = copydb.copy_database(source, target)
+    except copydb.CopyError as exc:
+        fail(str(exc))
+    if result.migrated:
+        click.echo(f"Applied {len(result.migrated)} migration(s) to the PostgreSQL database.")
+    for line in copydb.report_lines(result):
+        click.echo(line)
+    if not result.committed:
+        fail(
+            f"The copy does not match the SQLite database in {', '.join(result.mismatched)}, "
+            "so it was rolled back: the PostgreSQL database has the tables but no rows. "
+            "Nothing in SQLite changed; keep running on it and report this."
+        )
+    click.echo(
+        f"Copied {result.rows} rows in {len(result.tables)} tables in {result.seconds:.1f} s; "
+        "every count and checksum matches, and new rows continue after the copied ids."
+    )
+    click.echo(
+        "Next: set DATABASE_URL to the PostgreSQL URL in the environment file, run "
+        "`flask --app wsgi portal doctor`, then start the portal."
     )

@@ -30,6 +30,7 @@ How:
 import datetime
 import decimal
 import hashlib
+import io
 import json
 import os
 import time
@@ -38,7 +39,6 @@ from urllib.parse import urlparse
 
 import cysqlite
 import psycopg2
-import psycopg2.extras
 from psycopg2 import sql
 
 from .backup import sqlite_path
@@ -174,9 +174,8 @@ def _to_python(kind, value):
     return value if isinstance(value, str) else str(value)
 
 
-def _canonical(kind, value):
-    """The text a value hashes as: equal values of either database give equal text."""
-    value = _to_python(kind, value)
+def _text(kind, value):
+    """The text of a Python value of a column of ``kind`` (None stays None)."""
     if value is None:
         return None
     if kind == "bool":
@@ -186,15 +185,37 @@ def _canonical(kind, value):
     if kind == "numeric":
         return format(value.normalize(), "f")
     if kind in {"timestamp", "date", "time"}:
-        return value.isoformat()
+        return value.isoformat(sep=" ") if kind == "timestamp" else value.isoformat()
     if kind == "bytes":
         return value.hex()
     return str(value)
 
 
+def _canonical(kind, value):
+    """The text a value hashes as: equal values of either database give equal text."""
+    return _text(kind, _to_python(kind, value))
+
+
+def _digest_texts(texts):
+    data = json.dumps(texts, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.sha256(data).digest(), "big")
+
+
 def _digest(kinds, row):
-    text = json.dumps([_canonical(k, v) for k, v in zip(kinds, row, strict=True)])
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), "big")
+    """One row's SHA-256 (as a number) from its type-normalized values."""
+    return _digest_texts([_canonical(k, v) for k, v in zip(kinds, row, strict=True)])
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_field(kind, text):
+    """One field of PostgreSQL's COPY text format."""
+    if text is None:
+        return "\\N"
+    if kind == "bytes":
+        return "\\\\x" + text  # bytea hex input, its backslash escaped for COPY
+    return text.translate(_COPY_ESCAPES)
 
 
 # --- the two databases -----------------------------------------------------------------------
@@ -400,30 +421,35 @@ def _compare_schemas(source, tables, columns):
 
 
 def _copy_table(source, cur, table, cols, check, batch):
+    """Stream one table from SQLite into PostgreSQL (COPY, ``batch`` rows at a time)."""
     names = [c for c, _k in cols]
     kinds = [k for _c, k in cols]
     select = 'SELECT {} FROM "{}"'.format(", ".join(f'"{c}"' for c in names), table)
-    insert = sql.SQL("INSERT INTO {} ({}) VALUES %s").format(
+    copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names))
     )
+    copy = copy.as_string(cur)
     reader = source.execute(select)
     while True:
         rows = reader.fetchmany(batch)
         if not rows:
             break
-        values = []
+        lines = []
         for row in rows:
+            texts = []
+            for name, kind, value in zip(names, kinds, row, strict=True):
+                try:
+                    texts.append(_text(kind, _to_python(kind, value)))
+                except (ValueError, TypeError, ArithmeticError):
+                    raise CopyError(
+                        f"Table {table!r}, column {name!r} (row {names[0]} = {row[0]!r}) holds "
+                        f"a value that is not a {kind}; fix that row in SQLite, then copy "
+                        "again. Nothing was copied."
+                    ) from None
             check.source_rows += 1
-            check.source_sum = (check.source_sum + _digest(kinds, row)) % MOD
-            try:
-                converted = [_to_python(k, v) for k, v in zip(kinds, row, strict=True)]
-            except ValueError:
-                raise CopyError(
-                    f"Table {table!r} has a value that does not fit its column type; "
-                    "nothing was copied."
-                ) from None
-            values.append([psycopg2.Binary(v) if isinstance(v, bytes) else v for v in converted])
-        psycopg2.extras.execute_values(cur, insert.as_string(cur), values, page_size=batch)
+            check.source_sum = (check.source_sum + _digest_texts(texts)) % MOD
+            lines.append("\t".join(_copy_field(k, t) for k, t in zip(kinds, texts, strict=True)))
+        cur.copy_expert(copy, io.StringIO("\n".join(lines) + "\n"))
 
 
 def _verify_table(conn, table, cols, check, batch):

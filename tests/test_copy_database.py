@@ -160,7 +160,8 @@ def populate(app):
         "warning",
         math,
         tutor,
-        "Tomás's Connect Link points at a personal room:\nhttps://zoom.us/j/5551234567",
+        "Tomás's Connect Link points at a personal room:\r\nhttps://zoom.us/j/5551234567"
+        "\t(tab) \\N \\. C:\\path",  # what COPY's text format must escape
         {"link": "https://zoom.us/j/5551234567", "seen": [1, 2]},
     )
     AuditEntry.create(actor=admin, center=math, action="finding.note", after={"n": "ü"})
@@ -404,6 +405,20 @@ def test_a_checksum_mismatch_rolls_the_copy_back(source, sqlite_url, new_pg, mon
     assert state and all(count == 0 for name, count in state.items() if name != "schema_migration")
     monkeypatch.undo()
     assert run_copy(app, target).exit_code == 0
+
+
+def test_a_value_that_does_not_fit_its_column_is_refused_plainly(source, sqlite_url, new_pg):
+    app, people = source
+    conn = cysqlite.Connection(sqlite_url[len("sqlite:///") :])
+    conn.execute("UPDATE tutor_device SET seen_at = 'yesterday'")
+    conn.close()
+    target = new_pg()
+    result = run_copy(app, target)
+    assert result.exit_code == 1
+    assert "Table 'tutor_device', column 'seen_at'" in result.output
+    assert "is not a timestamp" in result.output and "Traceback" not in result.output
+    state = pg_state(target)
+    assert all(count == 0 for name, count in state.items() if name != "schema_migration")
 
 
 def test_a_lost_row_is_detected(source, new_pg):

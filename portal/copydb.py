@@ -15,7 +15,8 @@ How:
    then apply the migrations to it (the same numbered scripts as ``init-db``).
 3. Read the SQLite database in one read transaction (one consistent snapshot, even
    while another process writes) and write into PostgreSQL in one transaction,
-   with every table locked, parents before children (its foreign keys), in batches.
+   with every table locked, parents before children (its foreign keys), in batches
+   through ``COPY``.
    Ids are copied as they are; encrypted Zoom tokens too, so the same
    ``TOKEN_ENCRYPTION_KEYS`` decrypt them.
 4. Verify, before committing: per table, the row count and a checksum of the row
@@ -484,6 +485,16 @@ def _reset_sequences(cur, columns):
             )
 
 
+def _rollback(target):
+    """Undo the target transaction; a connection already lost has nothing to undo."""
+    if target is None:
+        return
+    try:
+        target.rollback()
+    except psycopg2.Error:
+        pass
+
+
 def copy_database(source_url, target_url, batch=BATCH, before_verify=None):
     """Copy the SQLite database of ``source_url`` into the empty PostgreSQL ``target_url``.
 
@@ -530,25 +541,22 @@ def copy_database(source_url, target_url, batch=BATCH, before_verify=None):
             target.commit()
             result.committed = True
     except psycopg2.Error as exc:
-        if target is not None:
-            target.rollback()
+        _rollback(target)
         detail = (str(exc).strip().splitlines() or ["failed"])[0].rstrip(".")
         raise CopyError(
-            f"PostgreSQL refused the copy ({detail}); nothing was copied (the target is "
-            "left migrated and empty)."
+            f"PostgreSQL refused the copy ({detail}); nothing was copied, so the "
+            "PostgreSQL database has no rows. Fix that, then run copy-database again."
         ) from None
     except cysqlite.exceptions.SqliteError as exc:
-        if target is not None:
-            target.rollback()
+        _rollback(target)
         raise CopyError(
             f"Reading the SQLite database failed ({exc}); nothing was copied."
         ) from None
     except BaseException:
-        if target is not None:
-            target.rollback()
+        _rollback(target)
         raise
     finally:
-        if target is not None:
+        if target is not None and not target.closed:
             target.close()
         try:
             source.execute("ROLLBACK")  # the snapshot only read

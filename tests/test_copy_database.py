@@ -425,6 +425,20 @@ def test_a_value_that_does_not_fit_its_column_is_refused_plainly(source, sqlite_
     assert all(count == 0 for name, count in state.items() if name != "schema_migration")
 
 
+def test_a_connection_lost_midway_is_answered_plainly(source, new_pg):
+    app, _people = source
+
+    def lose_connection(cur):  # the server goes away after the rows were written
+        cur.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    target = new_pg()
+    with pytest.raises(copydb.CopyError, match="PostgreSQL refused the copy .*nothing was copied"):
+        copydb.copy_database(app.config["DATABASE_URL"], target, before_verify=lose_connection)
+    state = pg_state(target)
+    assert state["user"] == 0
+    assert all(count == 0 for name, count in state.items() if name != "schema_migration")
+
+
 def test_a_lost_row_is_detected(source, new_pg):
     app, _people = source
 

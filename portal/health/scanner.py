@@ -2,8 +2,9 @@
 
 1. Zoom (``zoomcheck``): the tutors with a working connection are handed to a
    bounded pool of ``HEALTH_SCAN_CONCURRENCY`` worker threads; each call goes
-   through a per-account ``TokenBucket`` (``HEALTH_ZOOM_RATE`` calls/s per Zoom
-   account; a 429 pauses that account until Zoom's reset). Workers hold their own
+   through the per-account budget of ``ratelimit.bucket_for`` (``HEALTH_ZOOM_RATE``
+   calls/s per Zoom account, shared by every process through Redis when one is
+   configured; a 429 pauses that account until Zoom's reset). Workers hold their own
    database connection and only read; the scan's thread writes the refreshed
    profile fields afterwards, in one transaction.
 2. Database: each database check is one SQL query over the scope.
@@ -14,6 +15,10 @@ Progress (tutors done, calls) goes to the ``HealthScan`` row every half second,
 which is what the dashboard polls. ``alive`` (the lease's heartbeat, ``runs``) is
 asked between phases and while Zoom is being asked: once it says the scan was taken
 over, no more tutors are started and ``ScanTakenOver`` ends the scan unwritten.
+
+Spread over job consumers (``runs.execute_spread``), step 1 runs per batch of tutors
+(``scan_batch``, which also writes the batch's profiles) and steps 2-4 run once, in
+``conclude``, over every batch's observations; ``run_scan`` is both in one process.
 """
 
 import datetime
@@ -40,7 +45,7 @@ from ..zoom.wiring import gateway
 from . import findings, zoomcheck
 from .checks import BY_NAME, DATABASE, could_not_check, session_mismatch
 from .checks._common import Context
-from .ratelimit import GatedSession, TokenBucket
+from .ratelimit import GatedSession, bucket_for
 
 log = logging.getLogger("portal.health")
 
@@ -103,11 +108,7 @@ def http_for(app, bucket, account):
 def ask_zoom(app, targets, *, progress=None, sleep=time.sleep, bucket=None, alive=None):
     """Run ``zoomcheck.check`` for every target on the bounded pool; returns the outcomes."""
     concurrency = max(1, int(setting(app, "HEALTH_SCAN_CONCURRENCY")))
-    bucket = bucket or TokenBucket(
-        setting(app, "HEALTH_ZOOM_RATE"),
-        setting(app, "HEALTH_ZOOM_BURST"),
-        max_wait=setting(app, "HEALTH_MAX_PAUSE_SECONDS"),
-    )
+    bucket = bucket or bucket_for(app)
     settings = gateway(app).settings
     recheck = float(setting(app, "HEALTH_RECHECK_SECONDS"))
     work = queue.Queue()
@@ -206,6 +207,63 @@ def run_scan(
 
     observations, unchecked = _zoom_findings(outcomes, report)
     _save_profiles(outcomes)
+    return conclude(
+        app,
+        report,
+        observations,
+        unchecked,
+        scan=scan,
+        centers=centers,
+        tutor_ids=tutor_ids,
+        now=now,
+        snapshot=snapshot,
+        alive=alive,
+        started=started,
+    )
+
+
+def scan_batch(app, tutor_ids, *, now, progress=None, bucket=None, sleep=time.sleep, alive=None):
+    """The Zoom part of a scan for one batch of tutors (``runs.execute_batch``).
+
+    Asks Zoom about those of ``tutor_ids`` that still have a working connection and writes
+    their refreshed profiles; returns (Report, observations, unchecked pairs) for
+    ``conclude``, which runs once every batch of the scan is done.
+    """
+    app = getattr(app, "_get_current_object", lambda: app)()
+    report = Report()
+    started = time.perf_counter()
+    targets = zoomcheck.targets(scope_for(tutor_ids=tutor_ids), now)
+    report.tutors = len(targets)
+    outcomes = (
+        ask_zoom(app, targets, progress=progress, bucket=bucket, sleep=sleep, alive=alive)
+        if targets
+        else []
+    )
+    _still_ours(alive)
+    report.calls = sum(o.calls for o in outcomes)
+    observations, unchecked = _zoom_findings(outcomes, report)
+    _save_profiles(outcomes)
+    report.timings["zoom"] = time.perf_counter() - started
+    return report, observations, unchecked
+
+
+def conclude(
+    app,
+    report,
+    observations,
+    unchecked,
+    *,
+    scan=None,
+    centers=None,
+    tutor_ids=None,
+    now,
+    snapshot=None,
+    alive=None,
+    started=None,
+):
+    """After Zoom was asked: the database checks, the finding lifecycle, the snapshot."""
+    started = time.perf_counter() if started is None else started
+    tutors = scope_for(centers, tutor_ids)
     for tutor_id in _broken(tutors):
         unchecked.add((session_mismatch.NAME, tutor_id))
 

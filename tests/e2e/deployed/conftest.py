@@ -63,6 +63,9 @@ class Deployed:
                 "ZOOM_WEBHOOK_SECRET_TOKEN": secrets.token_urlsafe(24),
                 "INSTANCE_PATH": os.path.join(tmp, "instance"),
                 "PYTHONUNBUFFERED": "1",
+                # Small batches, so a handful of tutors spreads over both consumer workers.
+                "HEALTH_SCAN_BATCH_SIZE": "2",
+                "PROVISION_BATCH_SIZE": "2",
             }
         )
         self.sim_env = dict(self.env)

@@ -90,7 +90,8 @@ def _dated(local, style, where, text):
 
 def _one(moment, timezone, style, where):
     local = _aware(moment, timezone)
-    return f"{_dated(local, style, where, _clock(local, style, where))} {abbreviation(local, where)}"
+    text = _dated(local, style, where, _clock(local, style, where))
+    return f"{text} {abbreviation(local, where)}"
 
 
 def _for_you(moment, timezone, viewer, where, end=None):

@@ -13,7 +13,7 @@ In templates (filters registered by ``install``)::
     {{ a.start_at|span(a.end_at, center.timezone) }}    Tue, Dec 1, 2026, 3:10 – 3:40 AM EST
     {{ session.date|day }}  {{ day|day("full") }}       Tue, Dec 1, 2026 · Tuesday, December 1, 2026
 
-A zone of None means "no center": the time is shown in the viewer's zone, else UTC.
+A zone of None means "no center": the viewer's own zone, else their center's, else UTC.
 In Python, call ``when``/``span``/``day`` directly (``viewer=None`` outside a page).
 The locale is ``LOCALE`` (``app.config["LOCALE"]`` when set); no translations exist.
 """
@@ -33,6 +33,9 @@ LOCALE = "en_US"
 VIEWER = object()  # "whoever is looking at the page" (the default in templates)
 
 _TIME_FORMATS = {"time": "short", "seconds": "medium"}
+# CLDR puts a narrow no-break space before AM/PM and thin spaces around a range's dash;
+# plain spaces read the same and survive every e-mail client and search.
+_PLAIN = str.maketrans({"\u202f": " ", "\u2009": " ", "\u00a0": " "})
 _DAY_SKELETONS = {"short": "MMMEd", "medium": "yMMMEd", "full": None, "numeric": "yMMMd"}
 
 
@@ -54,6 +57,23 @@ def viewer_zone():
     from flask_login import current_user
 
     return getattr(current_user, "timezone", None) or None
+
+
+def page_zone():
+    """The zone of a time that belongs to no center, on a page: the viewer's own, else their
+    first center's, else UTC (outside a page: UTC)."""
+    from flask import g, has_request_context
+
+    if not has_request_context():
+        return clock.UTC
+    if "page_zone" not in g:
+        from flask_login import current_user
+
+        center = None
+        if getattr(current_user, "is_authenticated", False):
+            center = current_user.finding_center()
+        g.page_zone = viewer_zone() or (center.timezone if center else clock.UTC)
+    return g.page_zone
 
 
 def _aware(moment, timezone):
@@ -91,7 +111,7 @@ def _dated(local, style, where, text):
 def _one(moment, timezone, style, where):
     local = _aware(moment, timezone)
     text = _dated(local, style, where, _clock(local, style, where))
-    return f"{text} {abbreviation(local, where)}"
+    return f"{text} {abbreviation(local, where)}".translate(_PLAIN)
 
 
 def _for_you(moment, timezone, viewer, where, end=None):
@@ -116,7 +136,7 @@ def when(moment, timezone=None, style="datetime", viewer=VIEWER):
         return ""
     where = locale()
     if timezone is None:
-        timezone = (viewer_zone() if viewer is VIEWER else viewer) or clock.UTC
+        timezone = page_zone() if viewer is VIEWER else (viewer or clock.UTC)
     return _one(moment, timezone, style, where) + _for_you(moment, timezone, viewer, where)
 
 
@@ -124,7 +144,7 @@ def span(start, end, timezone=None, style="datetime", viewer=VIEWER):
     """From ``start`` to ``end``: "Tue, Dec 1, 2026, 3:10 – 3:40 AM EST" (style "time": no date)."""
     where = locale()
     if timezone is None:
-        timezone = (viewer_zone() if viewer is VIEWER else viewer) or clock.UTC
+        timezone = page_zone() if viewer is VIEWER else (viewer or clock.UTC)
     return _span(start, end, timezone, style, where) + _for_you(start, timezone, viewer, where, end)
 
 
@@ -137,7 +157,7 @@ def _span(start, end, timezone, style, where):
         text = f"{_dated(first, style, where, _clock(first, 'time', where))} – " + _dated(
             last, style, where, _clock(last, "time", where)
         )
-    return f"{text} {abbreviation(first, where)}"
+    return f"{text} {abbreviation(first, where)}".translate(_PLAIN)
 
 
 def day(value, style="medium"):
@@ -149,8 +169,8 @@ def day(value, style="medium"):
         value = value.date()
     skeleton = _DAY_SKELETONS.get(style, "yMMMEd")
     if skeleton is None:
-        return format_date(value, "full", locale=locale())
-    return format_skeleton(skeleton, value, locale=locale())
+        return format_date(value, "full", locale=locale()).translate(_PLAIN)
+    return format_skeleton(skeleton, value, locale=locale()).translate(_PLAIN)
 
 
 def zone_label(timezone):

@@ -91,7 +91,15 @@ def abbreviation(local, where=None):
     name = local.tzname() or ""
     if name.isalpha():
         return name
-    return format_datetime(local, "O", locale=where)  # "GMT+5:30"
+    return _gmt(local.utcoffset())
+
+
+def _gmt(offset):
+    """ "GMT-3", "GMT+5:30": an offset for a zone that has no short name."""
+    minutes = int(offset.total_seconds() // 60)
+    sign, minutes = ("-" if minutes < 0 else "+"), abs(minutes)
+    hours, rest = divmod(minutes, 60)
+    return f"GMT{sign}{hours}" + (f":{rest:02d}" if rest else "")
 
 
 def _clock(local, style, where):
@@ -259,8 +267,8 @@ def suggest_zone(text):
     for name in names:  # "Chicago", "new york"
         if name.lower().rsplit("/", 1)[-1] == city:
             return name
-    close = difflib.get_close_matches(text.replace(" ", "_"), names, n=1, cutoff=0.8)
-    return close[0] if close else None
+    close = difflib.get_close_matches(text.lower().replace(" ", "_"), folded, n=1, cutoff=0.8)
+    return folded[close[0]] if close else None
 
 
 def install(app):

@@ -11,7 +11,7 @@ from flask_login import current_user
 from .. import audit
 from ..auth.access import require_roles, roles_required
 from ..db import write_tx
-from ..models import utcnow
+from ..models import User, utcnow
 from ..notifications import feed, links
 from ..notifications.preferences import reminders_on, set_reminders
 from ..notifications.settings import mail_settings
@@ -113,9 +113,7 @@ def set_time_zone():
             400, zone_error=f"{exc} Your time zone is unchanged.", zone_value=value
         )
     with write_tx():
-        type(current_user).update(timezone=zone).where(
-            type(current_user).id == current_user.id
-        ).execute()
+        User.update(timezone=zone).where(User.id == current_user.id).execute()
     if zone:
         flash(f"Times are now also shown in your time zone, {zone}, where it differs.", "success")
     else:

@@ -206,6 +206,22 @@ def zone_groups():
     return [*sorted(groups.items()), ("Other", ["UTC"])]
 
 
+def zone_options():
+    """The picker's (name, label) pairs: "America/New_York", "America · EST" (today's
+    abbreviation, so typing "EST" or "Eastern"'s zone finds it too)."""
+    return _zone_options(clock.utcnow().date())
+
+
+@functools.lru_cache(maxsize=2)
+def _zone_options(today):
+    moment = datetime.datetime.combine(today, datetime.time(12))
+    return tuple(
+        (name, f"{region} · {abbreviation(_aware(moment, name), LOCALE)}")
+        for region, names in zone_groups()
+        for name in names
+    )
+
+
 # Words people type for a zone and the zone they most likely mean.
 _COMMON = {
     "eastern": "America/New_York",
@@ -274,4 +290,4 @@ def suggest_zone(text):
 def install(app):
     """Make the formatters template filters and globals (``|when``, ``|span``, ``|day``)."""
     app.jinja_env.filters.update(when=when, span=span, day=day, zone_label=zone_label)
-    app.jinja_env.globals.update(zone_groups=zone_groups, zone_label=zone_label)
+    app.jinja_env.globals.update(zone_options=zone_options, zone_label=zone_label)

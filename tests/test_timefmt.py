@@ -129,6 +129,9 @@ def test_the_picker_offers_every_region_and_utc():
     assert "America/New_York" in names and "Europe/Berlin" in names and "EST5EDT" not in names
     groups = dict(timefmt.zone_groups())
     assert "America/Chicago" in groups["America"] and groups["Other"] == ["UTC"]
+    labels = dict(timefmt.zone_options())
+    assert labels["America/New_York"] in ("America · EST", "America · EDT")  # findable by "EST"
+    assert labels["UTC"] == "Other · UTC" and len(labels) == len(names) + 1
 
 
 # --- the guard ---------------------------------------------------------------------------

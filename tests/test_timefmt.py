@@ -180,6 +180,31 @@ def test_no_page_email_or_message_formats_a_time_by_hand():
     )
 
 
+ISO_IN_TEMPLATE = re.compile(r"\{\{[^{}]*isoformat\(\)[^{}]*\}\}")
+
+
+def _iso_shown_as_text(text):
+    """``{{ x.isoformat() }}`` outside an attribute value or a url_for: shown to people."""
+    for match in ISO_IN_TEMPLATE.finditer(text):
+        if "url_for" in match.group() or text[: match.start()].endswith('="'):
+            continue
+        yield match.group()
+
+
+def test_no_template_shows_an_iso_date_as_text():
+    found = [
+        f"{rel}: {shown}"
+        for rel, text in _sources()
+        if rel.startswith("templates/")
+        for shown in _iso_shown_as_text(text)
+    ]
+    assert not found, "Show dates with {{ day|day }} (timefmt), not isoformat():\n" + "\n".join(
+        found
+    )
+    assert list(_iso_shown_as_text("<h1>{{ day.isoformat() }}</h1>"))
+    assert not list(_iso_shown_as_text('<input value="{{ day.isoformat() }}">'))
+
+
 def test_the_guard_catches_each_ad_hoc_form():
     for line in (
         '{{ a.start_at.strftime("%H:%M") }}',

@@ -14,7 +14,7 @@ from peewee import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import db as dbmod
-from . import inputs, jobs, labels
+from . import inputs, jobs, labels, timefmt
 from .account import bp as account_bp
 from .admin import bp as admin_bp
 from .auth.views import bp as auth_bp
@@ -177,6 +177,7 @@ def _init_login(app):
 def _register_blueprints(app):
     """Mount one blueprint per audience; each gives its full paths, so URLs read as before."""
     labels.install(app)  # kind, status and role labels for every template
+    timefmt.install(app)  # |when, |span, |day: the one way a time reads
     app.register_blueprint(main_bp)  # /, /home, /help, /healthz, /calendar/tutor.ics
     app.register_blueprint(auth_bp)  # /login, /logout
     app.register_blueprint(admin_bp)  # /admin/..., /live/

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from . import clock, daily
+from . import clock, daily, timefmt
 from .connections import LOGIN_NAMES, SOCIAL_LOGINS
 from .models import ZoomConnection
 from .zoom import scopes
@@ -338,7 +338,7 @@ def _session_rows(answer, refused):
             "session",
             SESSION,
             ok,
-            f"Daily Session {session.date.isoformat()}, meeting {number}"
+            f"Daily Session {timefmt.day(session.date)}, meeting {number}"
             + ("." if ok else ", but " + " and ".join(problems) + "."),
             ""
             if ok

@@ -3,10 +3,10 @@
 import datetime
 import re
 import unicodedata
-import zoneinfo
 from urllib.parse import urlsplit
 
 from .models import ROLES
+from .timefmt import suggest_zone, zone_names
 
 
 class ValidationError(ValueError):
@@ -58,16 +58,22 @@ def clean_role(value, field="role"):
     return value
 
 
-def clean_timezone(value, field="timezone"):
-    """An IANA time zone name such as America/Chicago."""
-    value = clean_text(value, field, "Time zone", max_length=64)
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(
-            f"{value!r} is not a known time zone; use a name like America/Chicago.", field
-        ) from None
-    return value
+def clean_timezone(value, field="timezone", label="Time zone"):
+    """An IANA time zone name from the picker's list, such as America/Chicago.
+
+    Anything else ("Eastern", "EST", "Pacific") is refused with the zone it most likely
+    means, so the person can correct it in one step.
+    """
+    value = clean_text(value, field, label, max_length=64)
+    if value == "UTC" or value in zone_names():
+        return value
+    guess = suggest_zone(value)
+    hint = f" Did you mean {guess}?" if guess else ""
+    raise ValidationError(
+        f"{value!r} is not a known time zone.{hint} Choose a name from the list, "
+        "like America/Chicago.",
+        field,
+    )
 
 
 def clean_hhmm(value, field, label):

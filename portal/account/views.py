@@ -1,4 +1,5 @@
-"""Pages every student and tutor shares: e-mail preferences, reminders on/off, a new feed link.
+"""Pages every student and tutor shares: e-mail preferences, reminders on/off, a new feed link,
+their own time zone.
 
 One blueprint, ``account`` (/notifications), gated once to students and tutors.
 The tutor's calendar feed itself is ``main.calendar_feed`` (opened by its token alone).
@@ -9,11 +10,13 @@ from flask_login import current_user
 
 from .. import audit
 from ..auth.access import require_roles, roles_required
-from ..models import utcnow
+from ..db import write_tx
+from ..models import User, utcnow
 from ..notifications import feed, links
 from ..notifications.preferences import reminders_on, set_reminders
 from ..notifications.settings import mail_settings
 from ..rendering import render, wants_partial
+from ..validation import ValidationError, clean_timezone
 
 bp = Blueprint("account", __name__)
 bp.before_request(require_roles("student", "tutor"))
@@ -97,3 +100,34 @@ def new_calendar_link():
         else "Here is your calendar link: add it to your calendar as a subscription."
     )
     return _partial_or_back(message, new_token=token)
+
+
+@bp.route("/preferences/time-zone", methods=["POST"])
+def set_time_zone():
+    """Choose one's own time zone (blank: the center's) for the times pages show."""
+    value = (request.form.get("timezone") or "").strip()
+    try:
+        zone = clean_timezone(value, label="Your time zone") if value else None
+    except ValidationError as exc:
+        return _preferences_page(
+            400, zone_error=f"{exc} Your time zone is unchanged.", zone_value=value
+        )
+    with write_tx():
+        User.update(timezone=zone).where(User.id == current_user.id).execute()
+    if zone:
+        flash(f"Times are now also shown in your time zone, {zone}, where it differs.", "success")
+    else:
+        flash("Times are now shown in your center's time zone only.", "success")
+    return redirect(_back(), 303)
+
+
+def _preferences_page(status, **extra):
+    """The whole Preferences page of the current user (a tutor's has the Virtual Meetings
+    panel), e.g. to show a refused choice with what was typed."""
+    if current_user.role == "tutor":
+        from ..tutor.views import panel_context
+
+        context = panel_context(current_user, "")
+        return render("tutor/preferences.html", status=status, **context, **extra)
+    context = preferences_context(current_user)
+    return render("account/preferences.html", status=status, **context, **extra)

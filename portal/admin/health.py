@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from .. import daily, join, readiness
 from ..auth.access import visible_centers
-from ..clock import day_bounds, to_local
+from ..clock import day_bounds
 from ..db import database
 from ..health import dashboard, demo, export, fixes, notices, runs
 from ..health.checks import ALL, BY_NAME, title
@@ -275,7 +275,6 @@ def _tutor_context(tutor):
             join.events(None, start - datetime.timedelta(days=6), end, tutor.id, limit=100)
         ),
         "timezone": zone,
-        "local": to_local,
         "format_number": daily.format_meeting_number,
         "reasons": join.REASONS,
         "destinations": join.DESTINATIONS,

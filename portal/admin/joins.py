@@ -7,7 +7,7 @@ and a tutor through ``member_or_404``: another center's objects are a 404.
 from flask import abort, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
-from .. import appointments, clock, daily, join, walkins
+from .. import appointments, daily, join, walkins
 from ..auth.access import center_or_404, member_or_404, visible_centers
 from ..inputs import id_field
 from ..join.export import joins_csv
@@ -40,7 +40,6 @@ def _context(center, day, tutor=None, error=None):
         "q": {"center": center, "entries": list(walkins.queue(center)), "error": error},
         "events": list(join.events(center.id, start, end, tutor.id if tutor else None)),
         "timezone": center.timezone,
-        "local": clock.to_local,
         "format_number": daily.format_meeting_number,
         "reasons": join.REASONS,
         "destinations": join.DESTINATIONS,

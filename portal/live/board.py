@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from peewee import JOIN, OperationalError
 
-from .. import clock, daily
+from .. import clock, daily, timefmt
 from ..db import retry_locked
 from ..health.checks import waiting_room_stuck
 from ..models import (
@@ -76,9 +76,8 @@ class LiveSession:
 
 
 def _local(when, timezone):
-    """'10:42' in the time zone, or None."""
-    local = clock.to_local(when, timezone)
-    return None if local is None else local.strftime("%H:%M")
+    """'10:42 AM EST' in the time zone (and the viewer's, where it differs), or None."""
+    return None if when is None else timefmt.when(when, timezone, "time")
 
 
 def _seconds(delta):

@@ -18,7 +18,7 @@ Nothing here calls Zoom.
 import collections
 import logging
 
-from .. import audit, clock, daily
+from .. import audit, clock, daily, timefmt
 from ..db import retry_locked, write_tx
 from ..health.checks import connection_broken, session_mismatch
 from ..health.findings import open_finding, open_for
@@ -125,12 +125,13 @@ def live_status(started_at, ended_at):
 
 
 def local_time(when, center, now):
-    """'10:42' in the center's zone, with the date when it is not today there."""
+    """'10:42 AM EST' in the center's zone, with the date when it is not today there
+    (stored text that e-mails and pages show, so no viewer's zone)."""
     timezone = center.timezone if center else clock.UTC
-    local = clock.to_local(when, timezone)
     today = clock.local_date(now, timezone)
-    text = local.strftime("%H:%M")
-    return text if local.date() == today else f"{text} on {local:%a %d %b}"
+    if clock.local_date(when, timezone) == today:
+        return timefmt.when(when, timezone, "time", viewer=None)
+    return timefmt.when(when, timezone, "short", viewer=None)
 
 
 # --- app_deauthorized ------------------------------------------------------------------------
@@ -150,7 +151,7 @@ def deauthorized(event, delivery, now):
         tutor = User.get_by_id(row.tutor_id)
         center = tutor.finding_center()
         when = local_time(event.at, center, now)
-        reason = f"app removed in Zoom at {event.at:%Y-%m-%d %H:%M} UTC"
+        reason = f"app removed in Zoom at {when}"
         mark_needs_reauth(row.id, reason, status=ZoomConnection.DEAUTHORIZED, clock=lambda: now)
         ZoomConnection.update(
             status=ZoomConnection.DEAUTHORIZED,
@@ -286,9 +287,10 @@ def meeting_deleted(event, delivery, now):
     if session.status == DailySession.MISSING:
         return WebhookDelivery.DONE, f"session {session.id} already missing"
     by = f" by {event.operator}" if event.operator else ""
+    zone = session.center.timezone if session.center_id else None
     DailySession.update(
         status=DailySession.MISSING,
-        last_error=f"deleted in Zoom{by} at {event.at:%Y-%m-%d %H:%M} UTC",
+        last_error=f"deleted in Zoom{by} at {timefmt.when(event.at, zone, viewer=None)}",
     ).where(DailySession.id == session.id).execute()
     presence.check_waiting_room(session, [], now)
     if session.date >= _today(session):

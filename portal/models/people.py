@@ -86,6 +86,8 @@ class User(BaseModel):
     session_version = IntegerField(default=1)
     created_at = DateTimeField(default=utcnow)
     last_login_at = DateTimeField(null=True)
+    # The user's own IANA time zone for times on pages; None = the center's (issue 14).
+    timezone = CharField(max_length=64, null=True)
 
     def centers(self):
         """Centers this user belongs to (all of them for an account admin)."""

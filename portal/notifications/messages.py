@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 from flask import render_template
 
-from ..clock import to_local
+from .. import timefmt
+from ..clock import local_date
 from ..health import notices
 from ..health.checks import title
 from ..mail import build_message
@@ -41,13 +42,13 @@ def message_id(row, base_url):
 
 
 def when(moment, timezone):
-    """``Tuesday 1 December 2026, 14:00`` in the center's time zone."""
-    local = to_local(moment, timezone)
-    return f"{local:%A} {local.day} {local:%B %Y}, {local:%H:%M}"
+    """``Tue, Dec 1, 2026, 2:00 PM EST``: e-mails show the center's zone only (timefmt)."""
+    return timefmt.when(moment, timezone, viewer=None)
 
 
 def clock(moment, timezone):
-    return f"{to_local(moment, timezone):%H:%M}"
+    """``2:00 PM EST`` in the center's zone."""
+    return timefmt.when(moment, timezone, "time", viewer=None)
 
 
 def render(app, row):
@@ -107,9 +108,11 @@ def _appointment_context(app, row, recipient, settings):
         "tutor": tutor,
         "what": KIND_WORDS.get(appointment.kind, "tutoring"),
         "when": when(appointment.start_at, center.timezone),
-        "date": when(appointment.start_at, center.timezone).rsplit(",", 1)[0],
+        "range": timefmt.span(
+            appointment.start_at, appointment.end_at, center.timezone, viewer=None
+        ),
+        "date": timefmt.day(local_date(appointment.start_at, center.timezone), "full"),
         "clock": clock(appointment.start_at, center.timezone),
-        "ends": clock(appointment.end_at, center.timezone),
         "timezone": center.timezone,
         "minutes": int((appointment.end_at - appointment.start_at).total_seconds() // 60),
         "links": links(app, appointment, recipient),

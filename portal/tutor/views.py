@@ -10,7 +10,7 @@ import logging
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
-from .. import appointments, clock, daily, join, readiness, walkins
+from .. import appointments, daily, join, readiness, timefmt, walkins
 from ..account.views import preferences_context
 from ..auth.access import require_roles
 from ..health import devices, notices
@@ -148,7 +148,8 @@ def _replace_gone(session):
     old = daily.format_meeting_number(session.zoom_meeting_id)
     center = session.center
     if session.date != center.today():
-        return _start_failed(f"The Daily Session {old} of {session.date:%d %B} no longer exists.")
+        day = timefmt.day(session.date)
+        return _start_failed(f"The Daily Session {old} of {day} no longer exists.")
     result = daily.replace_gone_session(current_user, gateway().for_request, session, center=center)
     fresh = result.session
     if fresh is not None and fresh.status in daily.READY and fresh.zoom_meeting_id:
@@ -221,7 +222,6 @@ def _today_context(tutor, center=None, error=None):
         "queues": [_queue(c, error if c == center else None) for c in centers],
         "events": list(join.events(None, start, end, tutor_id=tutor.id)),
         "timezone": home.timezone if home else "UTC",
-        "local": clock.to_local,
         "format_number": daily.format_meeting_number,
         "reasons": join.REASONS,
         "destinations": join.DESTINATIONS,
@@ -240,7 +240,6 @@ def _queue_response(center, error=None):
     return render(
         "shared/partials/walkin_queue.html",
         q=_queue(center, error),
-        local=clock.to_local,
         assign=False,
     )
 

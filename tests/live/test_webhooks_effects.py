@@ -82,7 +82,8 @@ def test_deauthorization_wipes_tokens_and_opens_a_finding(client, tom):
     local = at.replace(tzinfo=datetime.UTC).astimezone(
         __import__("zoneinfo").ZoneInfo("America/New_York")
     )
-    assert f"Tom Tutor removed the portal app in Zoom at {local:%H:%M}" in finding.detail
+    at_text = f"{local:%-I:%M %p} {local.tzname()}"  # the center's zone, with its abbreviation
+    assert f"Tom Tutor removed the portal app in Zoom at {at_text}." in finding.detail
     assert finding.severity == "critical"
     assert AuditEntry.get().action == "zoom.deauthorized"
     assert WebhookDelivery.get().status == "done"

@@ -46,7 +46,10 @@ def test_booking_confirms_to_student_and_tutor_with_join_link_and_invitation(
     assert student_mail.subject.startswith("Booked: online tutoring with Tom Tutor")
     assert join in student_mail.text
     local = _utc(appt.start_at).astimezone(NY)
-    assert f"{local:%H:%M}" in student_mail.text and "America/New_York" in student_mail.text
+    # the center's time with its zone's abbreviation, the one way times read (timefmt)
+    end = _utc(appt.end_at).astimezone(NY)
+    expected = f"{local:%a, %b %-d, %Y, %-I:%M} – {end:%-I:%M %p} {local.tzname()}"
+    assert expected in student_mail.text
     assert tutor_mail.subject.startswith("New appointment: Stu Student")
     assert f"{BASE_URL}/tutor/preferences" in tutor_mail.text
 

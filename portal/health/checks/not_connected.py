@@ -6,6 +6,7 @@ grouped by tutor, whose tutor has no current connection (NOT EXISTS).
 
 from peewee import fn
 
+from ... import timefmt
 from ...models import Appointment, Center, User, ZoomConnection
 from ..observations import Observation, tutor_key
 from ._common import plural
@@ -67,10 +68,16 @@ def run(ctx):
         where = "they are sent to the old Connect Link instead" if link else "they are sent nowhere"
         detail = (
             f"{name} has {plural(count, 'online appointment')} booked but no Zoom connection: "
-            f"{where}. The next one starts {first:%Y-%m-%d %H:%M} UTC."
+            f"{where}. The next one starts {_starts(first, center_id)}."
         )
         evidence = {"appointments": count, "next_start_utc": first, "connect_link": link}
         found.append(
             Observation(NAME, key(tutor_id), SEVERITY, center_id, tutor_id, detail, evidence)
         )
     return found
+
+
+def _starts(first, center_id):
+    """When the next appointment starts, in its center's zone (stored text: no viewer)."""
+    center = Center.get_or_none(Center.id == center_id) if center_id else None
+    return timefmt.when(first, center.timezone if center else None, viewer=None)

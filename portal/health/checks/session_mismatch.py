@@ -17,7 +17,7 @@ never "missing"; the finding is then left exactly as it was.
 import time
 from dataclasses import dataclass, field
 
-from ... import clock
+from ... import clock, timefmt
 from ...daily import format_meeting_number
 from ...zoom.errors import ZoomError, ZoomNotFound, ZoomReauthRequired
 from ..observations import Observation, tutor_key
@@ -72,7 +72,8 @@ def deleted_detail(tutor, session, by, when):
     """
     number = format_meeting_number(session.zoom_meeting_id)
     return (
-        f"{tutor.name}'s Daily Session for {session.date:%A %d %B} (meeting {number}) was "
+        f"{tutor.name}'s Daily Session for {timefmt.day(session.date, 'full')} "
+        f"(meeting {number}) was "
         f"deleted in Zoom{by} at {when}. Students can't join it "
         f"until a new one is made: the portal makes one at its next hourly run, or when "
         f"{tutor.name} opens Preferences → Virtual Meetings."
@@ -165,7 +166,8 @@ def observation(target, verdict):
     kinds = [kind for kind, _ in verdict.problems]
     what = "; ".join(text for _, text in verdict.problems)
     detail = (
-        f"{target.name}'s Daily Session for {target.date:%A %d %B} does not match Zoom: {what}. "
+        f"{target.name}'s Daily Session for {timefmt.day(target.date, 'full')} "
+        f"does not match Zoom: {what}. "
         "Students are sent to the portal's meeting, which is not the one the tutor starts."
     )
     evidence = dict(verdict.evidence, kind=kinds[0], kinds=kinds)

@@ -29,6 +29,7 @@ from portal.models import (
     Center,
     DailySession,
     HealthScan,
+    HealthScanBatch,
     HealthSnapshot,
     JoinEvent,
     LoginAttempt,
@@ -189,6 +190,7 @@ def populate(app):
     PresenceEvent.create(participant=participant, kind="joined", at=joined_at, delivery=delivery)
     scan = HealthScan.create(status="done", total=1, done=1, calls=3, centers=[math.id])
     HealthSnapshot.create(scan=scan, center=math, tutors=1, ready=0, open_findings=1)
+    HealthScanBatch.create(scan=scan, number=1, tutor_ids=[tutor.id], status="done", tutors=1)
     TutorNotice.create(
         tutor=tutor, message="Please reconnect Zoom.", finding=finding, sent_by=admin
     )

@@ -218,3 +218,12 @@ def test_admin_pages_fit_a_phone(deployed, new_page, world):
     check_audience(
         new_page, deployed, "center admin", world["admin_a"].email, pages, live_board_caught_up
     )
+
+
+def test_account_admin_pages_fit_a_phone(deployed, new_page, world):
+    pages = [
+        ("Centers", "/admin/centers", ["a.button:text-is('New center')", "td a:text-is('Users')"]),
+        ("New center", "/admin/centers/new", ["form button[type=submit]"]),
+        ("center users", f"/admin/centers/{world['b'].id}/users", ["button:text-is('Add user')"]),
+    ]
+    check_audience(new_page, deployed, "account admin", world["account_admin"].email, pages)

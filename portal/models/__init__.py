@@ -18,7 +18,7 @@ from .health import (
     TutorNotice,
 )
 from .notifications import CalendarFeed, MailPreference, OutboxMessage, ShiftCheck
-from .people import Center, LoginAttempt, Membership, User, WebSession
+from .people import Center, LoginAttempt, Membership, PasswordToken, User, WebSession
 from .zoom import DailySession, MeetingParticipant, PresenceEvent, WebhookDelivery, ZoomConnection
 
 # Creation order (foreign keys first); backup, restore and the tests walk it.
@@ -45,6 +45,7 @@ MODELS = [
     MailPreference,
     CalendarFeed,
     ShiftCheck,
+    PasswordToken,
 ]
 
 __all__ = [

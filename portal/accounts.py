@@ -161,7 +161,13 @@ def create_user(
                 },
             )
             if not password:
-                password_links.issue(invite, user, PasswordToken.INVITE, actor=actor)
+                password_links.issue(
+                    invite,
+                    user,
+                    PasswordToken.INVITE,
+                    actor=actor,
+                    center=centers[0] if centers else None,
+                )
     except IntegrityError:
         raise ValidationError(f"A user with e-mail {email} already exists.", "email") from None
     return user
@@ -250,20 +256,25 @@ def change_password(user, current, new, confirm=None):
 RESET_MAILS_PER_HOUR = 3  # more requests for one account are answered alike, and not sent
 
 
-def request_password_reset(email, address, config):
-    """ "Forgot password": queue a reset link when the e-mail names an active user.
+def reserve_reset_request(email, address, config):
+    """Count a "Forgot password" request like a login attempt; LoginThrottled when over.
 
-    The caller answers the same either way. Requests are throttled like logins (per
-    e-mail and address; LoginThrottled), and one account gets at most
-    RESET_MAILS_PER_HOUR links an hour, so nobody can flood someone's inbox.
-    Returns True when a link was queued (for tests; never shown).
+    Per e-mail and address, with the login limits, whether or not the e-mail exists.
     """
     email = (email or "").strip().lower()[:254]
-    client = throttle.clean_address(address)
-    throttle.reserve_attempt(config, ("reset:" + email)[:254], client)
+    throttle.reserve_attempt(config, ("reset:" + email)[:254], throttle.clean_address(address))
+
+
+def issue_password_reset(email, config):
+    """Queue a reset link when the e-mail names an active user; True if one was queued.
+
+    The caller answers the same either way (and calls this after the answer has gone,
+    so the answer takes as long for every e-mail). One account gets at most
+    RESET_MAILS_PER_HOUR links an hour, so nobody can flood someone's inbox.
+    """
+    email = (email or "").strip().lower()[:254]
     user = User.get_or_none(User.email == email)
     if user is None or not user.active:
-        password_links.token_for(config, email)  # the same work as a real request
         return False
     hour_ago = utcnow() - datetime.timedelta(hours=1)
     recent = (

@@ -229,7 +229,13 @@ def apply(actor, text, config):
             )
             for center in row.centers:
                 Membership.create(user=user, center=center)
-            password_links.issue(config, user, PasswordToken.INVITE, actor=actor)
+            password_links.issue(
+                config,
+                user,
+                PasswordToken.INVITE,
+                actor=actor,
+                center=row.centers[0] if row.centers else None,
+            )
             counts["created"] += 1
         audit.record(
             actor,

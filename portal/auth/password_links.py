@@ -45,7 +45,7 @@ def _hash(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue(config, user, purpose, actor=None, now=None):
+def issue(config, user, purpose, actor=None, center=None, now=None):
     """Make a link for user and queue its e-mail; call inside the caller's transaction or alone.
 
     Returns the PasswordToken row. The e-mail is delivered by the outbox (wake it after
@@ -69,6 +69,8 @@ def issue(config, user, purpose, actor=None, now=None):
                     "kind": MAIL_KINDS[purpose],
                     "recipient": user.id,
                     "actor": actor.id if actor is not None else None,
+                    # the center whose admins see the message on their mail page
+                    "center": center.id if center is not None else None,
                 }
             ]
         )

@@ -1,7 +1,10 @@
 """Login and logout. Both are CSRF-protected POSTs; login starts a brand-new session."""
 
+import logging
+
 from flask import (
     Blueprint,
+    after_this_request,
     current_app,
     flash,
     redirect,
@@ -14,6 +17,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import accounts
 from ..accounts import LoginThrottled, authenticate
+from ..db import database
 from ..models import PasswordToken
 from ..notifications import outbox
 from ..security import safe_next
@@ -22,6 +26,7 @@ from . import password_links
 from .throttle import DEVICE_PREFIX, device_cookie_value
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger("portal.auth")
 
 
 def home_for(user):
@@ -121,9 +126,8 @@ def forgot_password():
         return render_template(
             "auth/forgot.html", email="", error="Enter your e-mail address."
         ), 400
-    config = current_app.config
     try:
-        accounts.request_password_reset(email, request.remote_addr, config)
+        accounts.reserve_reset_request(email, request.remote_addr, current_app.config)
     except LoginThrottled:
         return (
             render_template(
@@ -134,8 +138,24 @@ def forgot_password():
             429,
             {"Retry-After": "60"},
         )
-    outbox.wake()
+    app = current_app._get_current_object()
+
+    @after_this_request
+    def _later(response):
+        # After the answer has gone: whether a link is made never shows in its timing.
+        response.call_on_close(lambda: _issue_reset(app, email))
+        return response
+
     return render_template("auth/forgot.html", email="", sent=SENT)
+
+
+def _issue_reset(app, email):
+    with app.app_context(), database.connection_context():
+        try:
+            if accounts.issue_password_reset(email, app.config):
+                outbox.wake(app)
+        except Exception:  # noqa: BLE001 - the answer is already sent; nothing to show
+            log.exception("a password reset link could not be made")
 
 
 def _no_store(response_tuple):

@@ -36,8 +36,12 @@ def deliver(app):
 
 
 def forgot(client, email):
+    """Ask for a link; the link is made once the answer has been sent (closed), as a server does."""
     token = csrf_token(client, "/password/forgot")
-    return client.post("/password/forgot", data={"email": email, "csrf_token": token})
+    response = client.post("/password/forgot", data={"email": email, "csrf_token": token})
+    response.get_data()
+    response.close()
+    return response
 
 
 def link_in(mail):
@@ -138,6 +142,16 @@ def test_expired_link_is_refused(app, client, smtp, world):
     assert "expired or was already used" in page.get_data(as_text=True)
     assert set_password(client, token, NEW_PASSWORD).status_code == 400
     assert password_ok(stu, TEST_PASSWORD)
+
+
+def test_nothing_is_made_before_the_answer_is_sent(app, client, smtp, world):
+    token = csrf_token(client, "/password/forgot")
+    response = client.post(
+        "/password/forgot", data={"email": world["student_a"].email, "csrf_token": token}
+    )
+    assert response.status_code == 200 and PasswordToken.select().count() == 0
+    response.close()
+    assert PasswordToken.select().count() == 1
 
 
 def test_unknown_email_gets_the_same_answer(app, client, smtp, world):

@@ -160,7 +160,8 @@ def _issue_reset(app, email):
 
 def _no_store(response_tuple):
     body, status = response_tuple
-    return body, status, {"Cache-Control": "no-store"}
+    # the address holds the token: not cached, and not sent on as a Referer (a proxy's log)
+    return body, status, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 def _link_page(token):

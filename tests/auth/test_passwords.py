@@ -106,6 +106,7 @@ def test_reset_happy_path_by_email(app, client, smtp, world, caplog):
     page = client.get(url.removeprefix(BASE_URL))
     assert page.status_code == 200 and "Set a new password" in page.get_data(as_text=True)
     assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
     done = set_password(client, token, NEW_PASSWORD)
     assert done.status_code == 303 and done.headers["Location"] == "/login"
 

@@ -1,9 +1,11 @@
 """Account and center services: used by the admin pages, the login view and the CLI."""
 
+import datetime
+
 from peewee import IntegrityError
 
 from . import audit
-from .auth import throttle
+from .auth import password_links, throttle
 from .auth.passwords import (
     burn_time,
     hash_password,
@@ -12,7 +14,7 @@ from .auth.passwords import (
     verify_password,
 )
 from .db import database, write_tx
-from .models import Center, Membership, User, utcnow
+from .models import Center, Membership, PasswordToken, User, utcnow
 from .sessions import end_user_sessions
 from .validation import (
     ValidationError,
@@ -113,20 +115,28 @@ def update_center_settings(center, actor, **changes):
 # --- users -------------------------------------------------------------------
 
 
-def create_user(email, name, role, password, centers=(), actor=None, connect_link=None):
-    """Create a user with memberships; ValidationError on any bad field."""
+def create_user(
+    email, name, role, password, centers=(), actor=None, connect_link=None, invite=None
+):
+    """Create a user with memberships; ValidationError on any bad field.
+
+    With a password, the user can log in at once. Without one (``password`` empty),
+    ``invite`` must be the app's config: the user gets an invitation e-mail with a link
+    to choose their password (``auth.password_links``); call ``outbox.wake()`` after.
+    """
     email = clean_email(email)
     name = clean_text(name, "name", "Name")
     role = clean_role(role)
-    problem = password_problem(password)
-    if problem:
-        raise ValidationError(problem, "password")
+    if password or invite is None:
+        problem = password_problem(password)
+        if problem:
+            raise ValidationError(problem, "password")
     connect_link = clean_url(connect_link)
     if User.select().where(User.email == email).exists():
         raise ValidationError(f"A user with e-mail {email} already exists.", "email")
     if role != "account_admin" and not centers:
         raise ValidationError("Choose at least one center for this user.", "center")
-    password_hash = hash_password(password)
+    password_hash = hash_password(password) if password else password_links.UNUSABLE_PASSWORD
     try:
         with write_tx():
             user = User.create(
@@ -143,8 +153,21 @@ def create_user(email, name, role, password, centers=(), actor=None, connect_lin
                 "user.create",
                 center=centers[0] if centers else None,
                 target=user,
-                after={"email": email, "role": role, "centers": [c.name for c in centers]},
+                after={
+                    "email": email,
+                    "role": role,
+                    "centers": [c.name for c in centers],
+                    **({} if password else {"invited": True}),
+                },
             )
+            if not password:
+                password_links.issue(
+                    invite,
+                    user,
+                    PasswordToken.INVITE,
+                    actor=actor,
+                    center=centers[0] if centers else None,
+                )
     except IntegrityError:
         raise ValidationError(f"A user with e-mail {email} already exists.", "email") from None
     return user
@@ -206,3 +229,64 @@ def end_all_sessions(user):
     with database.atomic():
         User.update(session_version=User.session_version + 1).where(User.id == user.id).execute()
         end_user_sessions(user)
+
+
+def change_password(user, current, new, confirm=None):
+    """Change one's own password: the current one first, the same rules as everywhere.
+
+    Ends every session of the user (the caller starts a fresh one for this browser) and
+    closes their open password links. ValidationError says what to fix.
+    """
+    if not verify_password(User.get_by_id(user.id).password_hash, current or ""):
+        raise ValidationError("Your current password is not right. Type it again.", "current")
+    problem = password_problem(new)
+    if problem:
+        raise ValidationError(problem, "password")
+    if confirm is not None and confirm != new:
+        raise ValidationError("The two new passwords are not the same. Type them again.", "confirm")
+    password_hash = hash_password(new)
+    with write_tx():
+        User.update(password_hash=password_hash).where(User.id == user.id).execute()
+        password_links.cancel_open(user)
+        end_all_sessions(user)
+        audit.record(user, "user.password", target=user)
+    return User.get_by_id(user.id)
+
+
+RESET_MAILS_PER_HOUR = 3  # more requests for one account are answered alike, and not sent
+
+
+def reserve_reset_request(email, address, config):
+    """Count a "Forgot password" request like a login attempt; LoginThrottled when over.
+
+    Per e-mail and address, with the login limits, whether or not the e-mail exists.
+    """
+    email = (email or "").strip().lower()[:254]
+    throttle.reserve_attempt(config, ("reset:" + email)[:254], throttle.clean_address(address))
+
+
+def issue_password_reset(email, config):
+    """Queue a reset link when the e-mail names an active user; True if one was queued.
+
+    The caller answers the same either way (and calls this after the answer has gone,
+    so the answer takes as long for every e-mail). One account gets at most
+    RESET_MAILS_PER_HOUR links an hour, so nobody can flood someone's inbox.
+    """
+    email = (email or "").strip().lower()[:254]
+    user = User.get_or_none(User.email == email)
+    if user is None or not user.active:
+        return False
+    hour_ago = utcnow() - datetime.timedelta(hours=1)
+    recent = (
+        PasswordToken.select()
+        .where(
+            PasswordToken.user == user.id,
+            PasswordToken.purpose == PasswordToken.RESET,
+            PasswordToken.created_at > hour_ago,
+        )
+        .count()
+    )
+    if recent >= RESET_MAILS_PER_HOUR:
+        return False
+    password_links.issue(config, user, PasswordToken.RESET)
+    return True

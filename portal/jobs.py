@@ -14,6 +14,7 @@ import os
 from huey import RedisHuey, SqliteHuey, crontab
 
 from . import daily
+from .auth.password_links import purge_old as purge_old_password_links
 from .auth.throttle import purge_old_attempts
 from .backup import periodic_backup
 from .db import database
@@ -88,6 +89,10 @@ def create_huey(app):
     @huey.periodic_task(crontab(minute="17"), name="purge_login_attempts")
     def purge_login_attempts():
         return in_app(purge_old_attempts)
+
+    @huey.periodic_task(crontab(minute="23", hour="3"), name="purge_password_links")
+    def purge_password_links():
+        return in_app(purge_old_password_links)
 
     # Backups (portal.backup): every BACKUP_EVERY_HOURS into BACKUP_DIR, the newest
     # BACKUP_KEEP kept; does nothing while BACKUP_DIR is unset.
@@ -192,6 +197,7 @@ def create_huey(app):
         "retry_revocations": retry_revocations,
         "purge_sessions": purge_sessions,
         "purge_login_attempts": purge_login_attempts,
+        "purge_password_links": purge_password_links,
         "backup_database": backup_database,
         "process_webhooks": process_webhooks,
         "sweep_webhooks": sweep_webhooks,

@@ -1,11 +1,13 @@
 """The huey jobs run the same services as the CLI."""
 
+import datetime
+
 import pytest
 from huey import RedisHuey, SqliteHuey
 from support.zoom import sim_state, simulator_config
 
 from portal.jobs import create_huey
-from portal.models import DailySession, WebSession, utcnow
+from portal.models import DailySession, PasswordToken, WebSession, utcnow
 
 
 @pytest.fixture
@@ -52,6 +54,18 @@ def test_purge_task_deletes_expired_sessions(app):
     huey = create_huey(app)
     assert huey.portal_tasks["purge_sessions"].call_local() == 1
     assert WebSession.select().count() == 0
+
+
+def test_purge_task_deletes_password_links_expired_long_ago(app, world):
+    old = utcnow() - datetime.timedelta(days=31)
+    for nonce, expires in (("old", old), ("recent", utcnow() - datetime.timedelta(days=1))):
+        PasswordToken.create(
+            user=world["student_a"], purpose="reset", token_hash=nonce * 8, nonce=nonce,
+            created_at=expires, expires_at=expires,
+        )  # fmt: skip
+    huey = create_huey(app)
+    assert huey.portal_tasks["purge_password_links"].call_local() == 1
+    assert [t.nonce for t in PasswordToken.select()] == ["recent"]
 
 
 def test_job_consumer_calls_the_web_servers_simulator_over_http(app):

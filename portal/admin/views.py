@@ -4,23 +4,21 @@ Every view loads its center through ``center_or_404`` (scoped to the admin's
 centers) and its user through ``member_or_404``: another center's object is a 404.
 """
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from peewee import fn
 
-from .. import accounts, audit
+from .. import accounts, audit, people
 from ..auth.access import ADMIN_ROLES, center_or_404, member_or_404, require_roles, visible_centers
-from ..models import ROLES, Center, Membership, User
+from ..models import ROLE_LABELS, Center, Membership, User
+from ..notifications import outbox
 from ..rendering import render, wants_partial
 from ..validation import ValidationError
 
 bp = Blueprint("admin", __name__)
 bp.before_request(require_roles(*ADMIN_ROLES))
 
-ASSIGNABLE_ROLES = {
-    User.CENTER_ADMIN: (User.STUDENT, User.TUTOR, User.CENTER_ADMIN),
-    User.ACCOUNT_ADMIN: ROLES,
-}
+ASSIGNABLE_ROLES = people.ASSIGNABLE_ROLES
 
 
 def _checkbox(name):
@@ -153,11 +151,24 @@ def center_users(center_id):
 
 @bp.route("/admin/centers/<int:center_id>/users", methods=["POST"])
 def add_user(center_id):
-    """Add a user to this center; center admins cannot create account admins."""
+    """Add a user to this center: a new one (first password or invitation), or one who exists.
+
+    An e-mail that already has an account adds that person to this center (within the
+    admin's rights); the name and role typed are then not used.
+    """
     center = center_or_404(center_id)
     form = {k: request.form.get(k, "") for k in ("email", "name", "role", "password")}
     allowed = ASSIGNABLE_ROLES[current_user.role]
+    status = 400
     try:
+        existing = people.add_existing(current_user, center, form["email"])
+        if existing is not None:
+            flash(
+                f"{existing.name} ({existing.email}) already had an account: "
+                f"added to {center.name} as {ROLE_LABELS[existing.role]}.",
+                "success",
+            )
+            return redirect(url_for("admin.center_users", center_id=center.id), 303)
         if form["role"] not in allowed:
             raise ValidationError(f"Role must be one of: {', '.join(allowed)}.", "role")
         user = accounts.create_user(
@@ -167,20 +178,37 @@ def add_user(center_id):
             form["password"],
             centers=[center],
             actor=current_user,
+            invite=current_app.config,
         )
+    except people.NotAllowed as exc:
+        form["error"], status = str(exc), 403
     except ValidationError as exc:
-        form["password"] = ""
-        return render(
-            "admin/center_users.html",
-            status=400,
-            center=center,
-            users=center.members(),
-            roles=allowed,
-            form=form,
-            add_error=str(exc),
-        )
-    flash(f"{user.name} added to {center.name}.", "success")
-    return redirect(url_for("admin.center_users", center_id=center.id), 303)
+        form["error"] = str(exc)
+    else:
+        if form["password"]:
+            flash(
+                f"{user.name} added to {center.name}. They can log in with the password you chose.",
+                "success",
+            )
+        else:
+            outbox.wake()
+            flash(
+                f"{user.name} added to {center.name}. An invitation to choose a password "
+                f"is on its way to {user.email}.",
+                "success",
+            )
+        return redirect(url_for("admin.center_users", center_id=center.id), 303)
+    error = form.pop("error")
+    form["password"] = ""
+    return render(
+        "admin/center_users.html",
+        status=status,
+        center=center,
+        users=center.members(),
+        roles=allowed,
+        form=form,
+        add_error=error,
+    )
 
 
 def _link_context(center, tutor, **extra):

@@ -19,7 +19,7 @@ from .health import (
     TutorNotice,
 )
 from .notifications import CalendarFeed, MailPreference, OutboxMessage, ShiftCheck
-from .people import Center, LoginAttempt, Membership, User, WebSession
+from .people import Center, LoginAttempt, Membership, PasswordToken, User, WebSession
 from .zoom import DailySession, MeetingParticipant, PresenceEvent, WebhookDelivery, ZoomConnection
 
 # Creation order (foreign keys first); backup, restore and the tests walk it.
@@ -47,6 +47,7 @@ MODELS = [
     MailPreference,
     CalendarFeed,
     ShiftCheck,
+    PasswordToken,
 ]
 
 __all__ = [

@@ -166,3 +166,24 @@ class LoginAttempt(BaseModel):
     email = CharField(max_length=254, index=True)
     ip = CharField(max_length=64, index=True)
     created_at = DateTimeField(default=utcnow, index=True)
+
+
+class PasswordToken(BaseModel):
+    """A single-use link to set a password: "Forgot password" (reset) or a new user's invitation.
+
+    Only the SHA-256 of the token is stored (lookup); the token itself is an HMAC of
+    ``nonce`` under the app's SECRET_KEY, so the e-mail can be written when it is sent
+    while the database alone never gives the link away. ``used_at`` is set once, by a
+    conditional UPDATE, so a link works once even when two requests race.
+    """
+
+    RESET = "reset"
+    INVITE = "invite"
+
+    user = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    purpose = CharField(max_length=10)  # reset | invite
+    token_hash = CharField(max_length=64, unique=True)
+    nonce = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField(index=True)
+    used_at = DateTimeField(null=True)

@@ -6,6 +6,7 @@ address even inside a background job. Times are in the center's time zone
 in the text and in UTC in the invitation.
 """
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ from ..health import notices
 from ..health.checks import title
 from ..mail import build_message
 from ..models import Appointment, Finding, OutboxMessage, ShiftCheck, User, utcnow
-from . import ics
+from . import account, ics
 from .errors import Skip
 from .links import external
 from .preferences import reminders_on
@@ -33,6 +34,15 @@ class Content:
     subject: str
     text: str
     ics: str | None
+    record_text: str | None = None  # what the outbox keeps when it differs from ``text``
+
+
+_TOKEN = re.compile(r"([?&]token=)[A-Za-z0-9_-]+")
+
+
+def hide_tokens(text):
+    """The text with every link's token hidden (a password link works once; keep no copy)."""
+    return _TOKEN.sub(r"\1[hidden]", text)
 
 
 def message_id(row, base_url):
@@ -69,7 +79,8 @@ def render(app, row):
         ics=calendar,
         ics_method=method,
     )
-    return Content(message, recipient.email, subject[:300], text, calendar)
+    record = hide_tokens(text) if row.kind in account.PRIVATE_KINDS else None
+    return Content(message, recipient.email, subject[:300], text, calendar, record)
 
 
 # --- appointments -----------------------------------------------------------------------
@@ -246,4 +257,5 @@ RENDERERS = {
     "cancellation": cancellation,
     "alert": alert,
     "shift_alert": shift_alert,
+    **account.RENDERERS,
 }

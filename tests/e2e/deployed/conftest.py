@@ -9,6 +9,8 @@
   and change Zoom's side of the world (``deployed.zoom``).
 - The huey consumer runs beside it (``huey_consumer huey_app.huey``), with its SQLite queue in a
   temporary INSTANCE_PATH.
+- Mail goes over SMTP (MAIL_URL, MAIL_FROM, PUBLIC_BASE_URL) to a real SMTP server in the test
+  process (``deployed.smtp``, aiosmtpd), so a test reads the messages people would receive.
 
 The processes start once for this folder; each test gets a fresh simulated Zoom and empty
 tables.
@@ -26,6 +28,7 @@ import urllib.request
 
 import pytest
 from cryptography.fernet import Fernet
+from support.mail import SENDER, SMTPServer
 from werkzeug.serving import make_server
 
 from e2e.browser import free_port
@@ -47,6 +50,7 @@ class Deployed:
         self.sim_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.zoom_url = f"http://127.0.0.1:{self.sim_port}"
+        self.smtp = SMTPServer()
         self.env = {
             k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "ZOOM_", "HUEY_"))
         }
@@ -62,6 +66,9 @@ class Deployed:
                 "ZOOM_API_BASE_URL": self.zoom_url + "/v2",
                 "ZOOM_WEBHOOK_SECRET_TOKEN": secrets.token_urlsafe(24),
                 "INSTANCE_PATH": os.path.join(tmp, "instance"),
+                "MAIL_URL": self.smtp.url,
+                "MAIL_FROM": SENDER,
+                "PUBLIC_BASE_URL": self.url,
                 "PYTHONUNBUFFERED": "1",
                 # Small batches, so a handful of tutors spreads over both consumer workers.
                 "HEALTH_SCAN_BATCH_SIZE": "2",
@@ -98,6 +105,7 @@ class Deployed:
     # --- processes -----------------------------------------------------------------------------
 
     def start(self):
+        self.smtp.start()
         self._serve_simulator()
         self._spawn(
             "portal",
@@ -173,6 +181,7 @@ class Deployed:
         self.sim_server.shutdown()
         self.sim_server.server_close()
         self.zoom.close()
+        self.smtp.stop()
 
 
 @pytest.fixture(scope="package")
@@ -194,6 +203,7 @@ def deployed_world(database_url, tmp_path_factory):
 def deployed(deployed_world, app):
     """The deployed world with a fresh Zoom and empty tables; fails on any portal traceback."""
     deployed_world.new_zoom()
+    deployed_world.smtp.inbox.messages.clear()
     offsets = {name: len(deployed_world.log_text(name)) for name in deployed_world.logs}
     yield deployed_world
     for name, offset in offsets.items():

@@ -233,8 +233,9 @@ def _queue(center, error=None):
     return {"center": center, "entries": list(walkins.queue(center)), "error": error}
 
 
-def _queue_response(center, error=None):
-    """The queue fragment for htmx; the whole Today page otherwise."""
+def _queue_response(center, error=None, message=None):
+    """The queue fragment for htmx (with the action's message out of band); the whole
+    Today page otherwise."""
     if not wants_partial():
         return render("tutor/today.html", **_today_context(current_user, center, error))
     return render(
@@ -242,6 +243,16 @@ def _queue_response(center, error=None):
         q=_queue(center, error),
         local=clock.to_local,
         assign=False,
+        oob_message=message,
+    )
+
+
+def taken_message(entry):
+    """What a tutor is told after taking a student: whom, and what happens next."""
+    return (
+        f"You took {entry.student.name} from the queue. They see “Join” now and are sent "
+        "to your Daily Session: press Start in Preferences → Virtual Meetings if it "
+        "isn't running yet."
     )
 
 
@@ -256,6 +267,29 @@ def _my_vm_center(center_id):
 def today():
     """Today's appointments, the walk-in queue with Take, and where your students were sent."""
     return render("tutor/today.html", **_today_context(current_user))
+
+
+@bp.route("/tutor/today/appointments/<int:center_id>")
+def today_appointments(center_id):
+    """One center's appointments today (htmx polls it on the Today page)."""
+    center = _my_vm_center(center_id)
+    if not wants_partial():
+        return render("tutor/today.html", **_today_context(current_user))
+    day = center.today()
+    return render(
+        "tutor/partials/today_appointments.html",
+        c=center,
+        days={center.id: day},
+        appointments={center.id: list(appointments.for_day(center, day, current_user))},
+        local=clock.to_local,
+    )
+
+
+@bp.route("/tutor/today/joins")
+def today_joins():
+    """Where the tutor's students were sent today (htmx polls it on the Today page)."""
+    context = _today_context(current_user)
+    return render("tutor/today.html", "tutor/partials/today_joins.html", **context)
 
 
 @bp.route("/tutor/walk-ins/<int:center_id>")
@@ -275,11 +309,8 @@ def take_walk_in(center_id):
     except walkins.WalkInError as exc:
         entry, error = None, str(exc)
     if wants_partial():
-        return _queue_response(center, error)
-    flash(
-        error or f"{entry.student.name} is yours: they can Join your Daily Session now.",
-        "error" if error else "success",
-    )
+        return _queue_response(center, error, None if error else taken_message(entry))
+    flash(error or taken_message(entry), "error" if error else "success")
     return redirect(url_for("tutor.today"), 303)
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "device_names",
     "field_value",
     "names_for",
+    "session_status_label",
     "severity_label",
     "user_ids_in",
     "connection_status_label",
@@ -206,15 +207,19 @@ MAIL_STATUS_LABELS = {
 }
 SESSION_STATUS_LABELS = {
     "pending": "Being prepared",
-    "scheduled": "Ready",
-    "started": "Live",
+    "scheduled": "Scheduled",
+    "live": "Live",
     "ended": "Ended",
     "missing": "Missing in Zoom",
     "failed": "Could not be created",
 }
 WORD_VALUES = {
+    "destination": JoinEvent.DESTINATIONS,
     "reason": {
+        **JoinEvent.REASONS,
         "already_linked": "the Zoom account is connected to another tutor",
+        "free_account": "a free (Basic) Zoom account",
+        "no_license": "the Zoom account has no license the portal can use",
         "reauthorized_by_another_tutor": "another tutor authorized the same Zoom account",
     },
     "source": {"scan": "the health check", "webhook": "a Zoom event"},
@@ -234,6 +239,11 @@ FIELD_VALUE_LABELS["type"] = ZOOM_USER_TYPES
 def severity_label(severity):
     """A finding's severity in words: ``critical`` → "Critical"."""
     return SEVERITY_LABELS.get(severity, str(severity).capitalize())
+
+
+def session_status_label(status):
+    """A Daily Session's status in words: ``missing`` → "Missing in Zoom"."""
+    return SESSION_STATUS_LABELS.get(status, status)
 
 
 def check_label(name):
@@ -298,6 +308,8 @@ def field_value(key, value, names=None, action=""):
         return _iso_time(value)
     if key in FIELD_VALUE_LABELS and value in FIELD_VALUE_LABELS[key]:
         return FIELD_VALUE_LABELS[key][value]
+    if key == "reason" and str(value).startswith("already_linked:"):
+        value = "already_linked"  # the owner's id follows; the entry names the tutor
     if key in WORD_VALUES and value in WORD_VALUES[key]:
         return WORD_VALUES[key][value]
     return str(value)
@@ -356,6 +368,7 @@ def install(app):
         mail_kind_label=mail_kind_label,
         action_label=action_label,
         severity_label=severity_label,
+        session_status_label=session_status_label,
         check_label=check_label,
         field_label=field_label,
     )

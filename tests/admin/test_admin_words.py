@@ -97,6 +97,24 @@ ENTRIES = [
         ["Status</span>: <del>Connected</del> → <ins>The portal app was removed"],
     ),
     (
+        "zoom.connect_refused",
+        None,
+        {"reason": "already_linked:7", "zoom_email": "t@x.edu", "kept_for_owner": True},
+        [
+            "Reason</span>: <ins>the Zoom account is connected to another tutor</ins>",
+            "The owner&#39;s connection kept working</span>: <ins>Yes</ins>",
+        ],
+    ),
+    (
+        "mail.retry",
+        {"status": "failed", "attempts": 8},
+        {"status": "queued"},
+        [
+            "Status</span>: <del>Failed</del> → <ins>Waiting to be sent</ins>",
+            "Tries</span>: <del>8",
+        ],
+    ),
+    (
         "health.recreate_session",
         {"meeting_id": 81234567890, "deleted_at_zoom": False},
         {"meeting_id": 89876543210, "session": 7, "finding": 3, "check": "session_mismatch"},
@@ -137,6 +155,8 @@ def test_history_shows_labels_not_field_names_or_python_reprs(login_as, client, 
         "student_id",
         "session_mismatch",
         "<code>",
+        "already_linked",
+        "kept_for_owner",
     ):
         assert raw not in html, raw
 

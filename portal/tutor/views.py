@@ -73,6 +73,18 @@ def vm_panel():
     return render("tutor/preferences.html", "tutor/partials/vm_panel.html", **context)
 
 
+PREPARED = {
+    "created": ("Today's Daily Session is ready: its number is on this page.", "success"),
+    "adopted": ("Today's Daily Session is ready: its number is on this page.", "success"),
+    "existing": ("Today's Daily Session was already ready.", "success"),
+    "busy": ("Today's Daily Session is being prepared right now; it shows here soon.", "warning"),
+    "failed": (
+        "Today's Daily Session could not be prepared. Try again in a few minutes.",
+        "error",
+    ),
+}
+
+
 @bp.route("/tutor/daily-session", methods=["POST"])
 def prepare_session():
     """Create today's Daily Session now if the morning job has not (claim protocol)."""
@@ -80,8 +92,8 @@ def prepare_session():
     if center is None or ZoomConnection.for_tutor(current_user) is None:
         abort(404)
     result = daily.ensure_daily_session(current_user, gateway().for_request, center=center)
-    if result.outcome == "failed" and not wants_partial():
-        flash("Today's Daily Session could not be prepared. Try again in a few minutes.", "error")
+    if not wants_partial():
+        flash(*PREPARED.get(result.outcome, PREPARED["failed"]))
     if wants_partial():
         return render("tutor/partials/daily_session.html", **panel_context(current_user))
     return redirect(url_for("tutor.preferences"), 303)

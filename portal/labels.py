@@ -316,15 +316,18 @@ def field_value(key, value, names=None, action=""):
 
 
 def change_lines(entry, names=None):
-    """An audit entry's changes as (label, before words or None, after words) rows."""
+    """An audit entry's changes as (label, before words or None, after words) rows.
+
+    A key only in ``before`` is a fact of the moment ("Old meeting deleted in Zoom: No",
+    "Tries: 8"), shown as its value rather than as a change to nothing.
+    """
     before, after = entry.before or {}, entry.after or {}
-    keys = [k for k in after if k not in HIDDEN_FIELDS]
-    keys += [k for k in before if k not in after and k not in HIDDEN_FIELDS]
     rows = []
-    for key in keys:
+    for key in [k for k in after if k not in HIDDEN_FIELDS]:
         old = field_value(key, before[key], names, entry.action) if key in before else None
-        new = field_value(key, after[key], names, entry.action) if key in after else "—"
-        rows.append((field_label(key), old, new))
+        rows.append((field_label(key), old, field_value(key, after[key], names, entry.action)))
+    for key in [k for k in before if k not in after and k not in HIDDEN_FIELDS]:
+        rows.append((field_label(key), None, field_value(key, before[key], names, entry.action)))
     return rows
 
 

@@ -111,7 +111,7 @@ ENTRIES = [
         {"status": "queued"},
         [
             "Status</span>: <del>Failed</del> → <ins>Waiting to be sent</ins>",
-            "Tries</span>: <del>8",
+            "Tries</span>: <ins>8</ins>",
         ],
     ),
     (
@@ -120,7 +120,7 @@ ENTRIES = [
         {"meeting_id": 89876543210, "session": 7, "finding": 3, "check": "session_mismatch"},
         [
             "Meeting number</span>: <del>812 3456 7890</del> → <ins>898 7654 3210</ins>",
-            "Old meeting deleted in Zoom</span>: <del>No</del>",
+            "Old meeting deleted in Zoom</span>: <ins>No</ins>",
             "Check</span>: <ins>Daily Session differs in Zoom</ins>",
         ],
     ),

@@ -258,3 +258,31 @@ def user_or_error(email, label):
     if user is None:
         raise ValidationError(f"No user has the e-mail {email!r} ({label}).", label)
     return user
+
+
+def online_still_ahead(center, now=None, tutor=None):
+    """What switching Virtual Meetings off (or replacing a tutor's Daily Session) affects.
+
+    ``(today, ahead, walk_ins)``: booked online appointments not yet over today, booked
+    online appointments not yet over from now on, and walk-ins waiting or taken today;
+    all of one tutor when ``tutor`` is given.
+    """
+    now = now or utcnow()
+    _start, end_of_today = center.day_bounds(center.today(now))
+    online = Appointment.select().where(
+        Appointment.center == center.id,
+        Appointment.kind == Appointment.ONLINE,
+        Appointment.status == Appointment.BOOKED,
+        Appointment.end_at > now,
+    )
+    walk_ins = Appointment.select().where(
+        Appointment.center == center.id,
+        Appointment.kind == Appointment.WALK_IN,
+        Appointment.status.in_([Appointment.WAITING, Appointment.ASSIGNED]),
+        Appointment.end_at > now,
+    )
+    if tutor is not None:
+        online = online.where(Appointment.tutor == tutor.id)
+        walk_ins = walk_ins.where(Appointment.tutor == tutor.id)
+    today = online.where(Appointment.start_at < end_of_today).count()
+    return today, online.count(), walk_ins.count()

@@ -330,7 +330,8 @@ def findings_command(fmt, status, center_name):
 @portal_cli.command("audit-log")
 @click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
 def audit_log_command(fmt):
-    """Print the whole audit log as CSV (time,actor,action,center,target,before,after)."""
+    """Print the whole audit log as CSV (time,actor,action,center,target,before,after,
+    actor_name,target_name)."""
     with database.connection_context():
         for chunk in export.audit_csv(AuditEntry.select()):
             click.echo(chunk, nl=False)

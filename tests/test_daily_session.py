@@ -46,6 +46,17 @@ def test_panel_prepares_and_shows_todays_session(app, auth, client, connected, w
     assert number in page and "Start" in page and "Read Full Documentation" in page
 
 
+def test_preparing_without_htmx_says_so(app, auth, client, connected):
+    response = auth.post("/tutor/daily-session", {}, token_path="/tutor/preferences")
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Today&#39;s Daily Session is ready: its number is on this page." in page
+    again = auth.post("/tutor/daily-session", {}, token_path="/tutor/preferences")
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "Today&#39;s Daily Session was already ready." in page
+    assert len(daily_meetings(app)) == 1
+
+
 def test_preparing_twice_creates_one_meeting(app, auth, connected):
     prepare(auth)
     prepare(auth)

@@ -113,7 +113,9 @@ def test_every_post_route_refuses_a_missing_csrf_token(app, auth, client, world)
 def test_htmx_post_with_body_token_succeeds(auth, client, world):
     auth.as_user(world["admin_a"])
     response = auth.post(
-        f"/admin/centers/{world['a'].id}/virtual-meetings", {"enabled": "0"}, htmx=True
+        f"/admin/centers/{world['a'].id}/virtual-meetings",
+        {"enabled": "0", "confirm": "1"},
+        htmx=True,
     )
     assert response.status_code == 200
     assert Center.get_by_id(world["a"].id).virtual_meetings_enabled is False
@@ -132,7 +134,7 @@ def test_cross_site_post_is_refused_even_with_token(auth, client, world, headers
     token = csrf_token(client, "/admin/centers")
     response = client.post(
         f"/admin/centers/{world['a'].id}/virtual-meetings",
-        data={"enabled": "0", "csrf_token": token},
+        data={"enabled": "0", "confirm": "1", "csrf_token": token},
         headers=headers,
     )
     assert response.status_code == 403

@@ -12,13 +12,22 @@ import datetime
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
-from .. import daily, join, readiness
+from .. import appointments, daily, join, labels, readiness
 from ..auth.access import visible_centers
 from ..clock import day_bounds
 from ..db import database
 from ..health import dashboard, demo, export, fixes, notices, runs
 from ..health.checks import ALL, BY_NAME, title
-from ..models import AuditEntry, Finding, HealthScan, Membership, User, ZoomConnection, utcnow
+from ..models import (
+    AuditEntry,
+    Finding,
+    HealthScan,
+    JoinEvent,
+    Membership,
+    User,
+    ZoomConnection,
+    utcnow,
+)
 from ..rendering import render, wants_partial
 from ..zoom.wiring import gateway
 from .views import bp
@@ -179,16 +188,21 @@ def _finding_context(finding, message=None, error=None):
                 for row in evidence["linked"]
             ],
         )
+    history = [e for e in history if (e.after or {}).get("finding") == finding.id]
+    people = labels.user_ids_in(evidence, *(d for e in history for d in (e.before, e.after)))
+    mine = _manageable(people)
+    names = {u.id: u.name for u in User.select().where(User.id.in_(list(mine)))} if mine else {}
     return {
         "finding": finding,
         "evidence": evidence,
+        "names": names,
         "module": module,
         "tutor": tutor,
         "fixes": _allowed(finding),
         "labels": fixes.LABELS,
         "linked": linked,
         "notice_sent": notices.last_sent(finding),
-        "history": [e for e in history if (e.after or {}).get("finding") == finding.id],
+        "history": history,
         "reopened": fixes.still_open(finding) if finding.resolved_at else None,
         "message": message,
         "error": error,
@@ -229,6 +243,14 @@ def health_fix(finding_id, name):
     finding = _finding_or_404(finding_id)
     if name not in _allowed(finding) or name not in fixes.FIXES:
         abort(404)
+    if name == "recreate_session" and request.form.get("confirm") != "1":
+        # A new meeting number for students who already have today's: say so, ask first.
+        return render(
+            "admin/health_finding.html",
+            "admin/partials/health_finding.html",
+            **_finding_context(finding),
+            confirm_recreate=_recreate_impact(finding),
+        )
     message = error = None
     try:
         if name == "keep_authorization":
@@ -253,6 +275,32 @@ def health_fix(finding_id, name):
         return response
     flash(error or message, "error" if error else "success")
     return redirect(url_for("admin.health_finding", finding_id=finding.id), 303)
+
+
+def _recreate_impact(finding):
+    """Who has today's meeting number already: counts for the confirmation (database only)."""
+    tutor = User.get_or_none(User.id == finding.tutor_id) if finding.tutor_id else None
+    center = tutor.home_center() if tutor else None
+    if center is None:
+        return {"number": None, "today": 0, "walk_ins": 0, "joined": 0}
+    session = daily.today_session(tutor, center)
+    number = session.zoom_meeting_id if session else None
+    today, _ahead, walk_ins = appointments.online_still_ahead(center, tutor=tutor)
+    start, end = center.day_bounds(center.today())
+    joined = 0
+    if number:
+        joined = (
+            JoinEvent.select(JoinEvent.student)
+            .where(
+                JoinEvent.tutor == tutor.id,
+                JoinEvent.meeting_id == number,
+                JoinEvent.created_at >= start,
+                JoinEvent.created_at < end,
+            )
+            .distinct()
+            .count()
+        )
+    return {"number": number, "today": today, "walk_ins": walk_ins, "joined": joined}
 
 
 def _tutor_context(tutor):

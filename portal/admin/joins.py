@@ -120,10 +120,16 @@ def assign_walk_in(center_id):
         )
     except walkins.WalkInError as exc:
         error = str(exc)
+    message = (
+        None if error else f"{entry.student.name} assigned to {tutor.name}: they see “Join” now."
+    )
     if wants_partial():
         context = _context(center, center.today(), error=error)
-        return render("admin/joins_day.html", "shared/partials/walkin_queue.html", **context)
-    flash(
-        error or f"{entry.student.name} assigned to {tutor.name}.", "error" if error else "success"
-    )
+        return render(
+            "admin/joins_day.html",
+            "shared/partials/walkin_queue.html",
+            oob_message=message,
+            **context,
+        )
+    flash(error or message, "error" if error else "success")
     return redirect(url_for("admin.center_day", center_id=center.id), 303)

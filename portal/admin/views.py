@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from flask_login import current_user
 from peewee import fn
 
-from .. import accounts, audit, people
+from .. import accounts, appointments, audit, people
 from ..auth.access import ADMIN_ROLES, center_or_404, member_or_404, require_roles, visible_centers
 from ..models import ROLE_LABELS, Center, Membership, User
 from ..notifications import outbox
@@ -79,19 +79,40 @@ def toggle_virtual_meetings(center_id):
             status=400,
             **_settings_context(center, switch_error="Choose on or off."),
         )
+    if value == "0" and center.virtual_meetings_enabled and request.form.get("confirm") != "1":
+        # Switching off strands booked online appointments: say how many, ask first.
+        today, ahead, walk_ins = appointments.online_still_ahead(center)
+        impact = {"today": today, "ahead": ahead, "walk_ins": walk_ins}
+        return render(
+            "admin/center_settings.html",
+            "admin/partials/vm_switch.html",
+            **_settings_context(center, confirm_off=impact),
+        )
     changed = accounts.update_center_settings(
         center, current_user, virtual_meetings_enabled=value == "1"
     )
+    state = "on" if center.virtual_meetings_enabled else "off"
     if wants_partial():
         response = render(
-            "admin/partials/vm_switch.html", center=center, history=audit.history(center)
+            "admin/partials/vm_switch.html",
+            center=center,
+            history=audit.history(center),
+            switched=state,
         )
         if changed:
             response.headers["HX-Trigger"] = "settings-changed"
         return response
-    state = "on" if center.virtual_meetings_enabled else "off"
     flash(f"Virtual Meetings is {state} for {center.name}.", "success")
     return redirect(url_for("admin.center_settings", center_id=center.id), 303)
+
+
+@bp.route("/admin/centers/<int:center_id>/virtual-meetings")
+def center_vm_switch(center_id):
+    """The Virtual Meetings switch alone ("Keep it on" puts it back after a confirmation)."""
+    center = center_or_404(center_id)
+    return render(
+        "admin/center_settings.html", "admin/partials/vm_switch.html", **_settings_context(center)
+    )
 
 
 @bp.route("/admin/centers/<int:center_id>/settings", methods=["POST"])

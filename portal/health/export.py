@@ -13,7 +13,7 @@ import json
 from peewee import JOIN
 
 from ..audit import action_label
-from ..models import AuditEntry, Center, Finding, User
+from ..models import Appointment, AuditEntry, Center, Finding, OutboxMessage, User, ZoomConnection
 
 FINDING_COLUMNS = (
     "check",
@@ -25,6 +25,7 @@ FINDING_COLUMNS = (
     "last_seen",
 )
 AUDIT_COLUMNS = ("time", "actor", "action", "center", "target", "before", "after")
+AUDIT_NAME_COLUMNS = ("actor_name", "target_name")
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -96,7 +97,11 @@ def findings_csv(query):
 
 
 def audit_csv(query):
-    """Stream audit entries (an AuditEntry select) as CSV text chunks."""
+    """Stream audit entries (an AuditEntry select) as CSV text chunks.
+
+    The first seven columns are the stable ones; ``actor_name`` and ``target_name`` (the
+    person or center the entry is about, by name) come last.
+    """
     Actor = User.alias("actor")
     columns = (
         AuditEntry.created_at,
@@ -107,6 +112,7 @@ def audit_csv(query):
         AuditEntry.target_id,
         AuditEntry.before,
         AuditEntry.after,
+        Actor.name,
     )
     rows = _rows(
         query,
@@ -118,19 +124,64 @@ def audit_csv(query):
     )
 
     def shaped():
-        for when, actor, action, center, kind, target_id, before, after in rows:
-            target = f"{kind} {target_id}" if kind else ""
-            yield (
-                when,
-                actor or "command line",
-                f"{action} ({action_label(action)})",
-                center,
-                target,
-                _json(before),
-                _json(after),
-            )
+        for batch in _batches(rows, 500):
+            names = target_names({(row[4], row[5]) for row in batch if row[4]})
+            for when, actor, action, center, kind, target_id, before, after, name in batch:
+                yield (
+                    when,
+                    actor or "command line",
+                    f"{action} ({action_label(action)})",
+                    center,
+                    f"{kind} {target_id}" if kind else "",
+                    _json(before),
+                    _json(after),
+                    name or ("Command line" if actor is None else ""),
+                    names.get((kind, target_id), ""),
+                )
 
-    return stream_csv(AUDIT_COLUMNS, shaped())
+    return stream_csv(AUDIT_COLUMNS + AUDIT_NAME_COLUMNS, shaped())
+
+
+def _batches(rows, size):
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def target_names(targets):
+    """{(target_type, target_id): words} for audit targets: a person's or a center's name;
+    an appointment is its student's, a Zoom connection or outbox message its person's."""
+    ids = {}
+    for kind, target_id in targets:
+        ids.setdefault(kind, set()).add(target_id)
+    person = {
+        "User": (User, User.id),
+        "Appointment": (Appointment, Appointment.student),
+        "ZoomConnection": (ZoomConnection, ZoomConnection.tutor),
+        "OutboxMessage": (OutboxMessage, OutboxMessage.recipient),
+    }
+    names = {}
+    for kind, wanted in ids.items():
+        if kind == "Center":
+            query = Center.select(Center.id, Center.name).where(Center.id.in_(list(wanted)))
+        elif kind in person:
+            model, user_field = person[kind]
+            query = (
+                model.select(model.id, User.name)
+                .join(User, on=(user_field == User.id))
+                .where(model.id.in_(list(wanted)))
+            )
+            if model is User:
+                query = User.select(User.id, User.name).where(User.id.in_(list(wanted)))
+        else:
+            continue
+        names.update({(kind, row_id): name for row_id, name in query.tuples()})
+    return names
 
 
 def _json(value):

@@ -140,13 +140,14 @@ def _walk_in(center, error=None):
     return {"center": center, "entry": entry, "place": place, "waiting": waiting, "error": error}
 
 
-def _walk_in_page(center=None, error=None, status=200):
+def _walk_in_page(center=None, error=None, status=200, message=None):
     if center is not None and wants_partial():
         return render(
             "student/walk_in.html",
             "student/partials/walkin_status.html",
             status,
             s=_walk_in(center, error),
+            oob_message=message,
         )
     sections = [
         _walk_in(c, error if c == center else None) for c in walkins.walk_in_centers(current_user)
@@ -187,6 +188,6 @@ def walk_in_leave(center_id):
     if entry is not None:
         walkins.leave_queue(current_user, entry.id)
     if wants_partial():
-        return _walk_in_page(center)
+        return _walk_in_page(center, message="You left the walk-in queue.")
     flash("You left the walk-in queue.", "success")
     return redirect(url_for("student.walk_in"), 303)

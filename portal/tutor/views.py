@@ -73,6 +73,18 @@ def vm_panel():
     return render("tutor/preferences.html", "tutor/partials/vm_panel.html", **context)
 
 
+PREPARED = {
+    "created": ("Today's Daily Session is ready: its number is on this page.", "success"),
+    "adopted": ("Today's Daily Session is ready: its number is on this page.", "success"),
+    "existing": ("Today's Daily Session was already ready.", "success"),
+    "busy": ("Today's Daily Session is being prepared right now; it shows here soon.", "warning"),
+    "failed": (
+        "Today's Daily Session could not be prepared. Try again in a few minutes.",
+        "error",
+    ),
+}
+
+
 @bp.route("/tutor/daily-session", methods=["POST"])
 def prepare_session():
     """Create today's Daily Session now if the morning job has not (claim protocol)."""
@@ -80,8 +92,8 @@ def prepare_session():
     if center is None or ZoomConnection.for_tutor(current_user) is None:
         abort(404)
     result = daily.ensure_daily_session(current_user, gateway().for_request, center=center)
-    if result.outcome == "failed" and not wants_partial():
-        flash("Today's Daily Session could not be prepared. Try again in a few minutes.", "error")
+    if not wants_partial():
+        flash(*PREPARED.get(result.outcome, PREPARED["failed"]))
     if wants_partial():
         return render("tutor/partials/daily_session.html", **panel_context(current_user))
     return redirect(url_for("tutor.preferences"), 303)
@@ -233,14 +245,25 @@ def _queue(center, error=None):
     return {"center": center, "entries": list(walkins.queue(center)), "error": error}
 
 
-def _queue_response(center, error=None):
-    """The queue fragment for htmx; the whole Today page otherwise."""
+def _queue_response(center, error=None, message=None):
+    """The queue fragment for htmx (with the action's message out of band); the whole
+    Today page otherwise."""
     if not wants_partial():
         return render("tutor/today.html", **_today_context(current_user, center, error))
     return render(
         "shared/partials/walkin_queue.html",
         q=_queue(center, error),
         assign=False,
+        oob_message=message,
+    )
+
+
+def taken_message(entry):
+    """What a tutor is told after taking a student: whom, and what happens next."""
+    return (
+        f"You took {entry.student.name} from the queue. They see “Join” now and are sent "
+        "to your Daily Session: press Start in Preferences → Virtual Meetings if it "
+        "isn't running yet."
     )
 
 
@@ -255,6 +278,29 @@ def _my_vm_center(center_id):
 def today():
     """Today's appointments, the walk-in queue with Take, and where your students were sent."""
     return render("tutor/today.html", **_today_context(current_user))
+
+
+@bp.route("/tutor/today/appointments/<int:center_id>")
+def today_appointments(center_id):
+    """One center's appointments today (htmx polls it on the Today page)."""
+    center = _my_vm_center(center_id)
+    if not wants_partial():
+        return render("tutor/today.html", **_today_context(current_user))
+    day = center.today()
+    return render(
+        "tutor/partials/today_appointments.html",
+        c=center,
+        days={center.id: day},
+        appointments={center.id: list(appointments.for_day(center, day, current_user))},
+        local=clock.to_local,
+    )
+
+
+@bp.route("/tutor/today/joins")
+def today_joins():
+    """Where the tutor's students were sent today (htmx polls it on the Today page)."""
+    context = _today_context(current_user)
+    return render("tutor/today.html", "tutor/partials/today_joins.html", **context)
 
 
 @bp.route("/tutor/walk-ins/<int:center_id>")
@@ -274,11 +320,8 @@ def take_walk_in(center_id):
     except walkins.WalkInError as exc:
         entry, error = None, str(exc)
     if wants_partial():
-        return _queue_response(center, error)
-    flash(
-        error or f"{entry.student.name} is yours: they can Join your Daily Session now.",
-        "error" if error else "success",
-    )
+        return _queue_response(center, error, None if error else taken_message(entry))
+    flash(error or taken_message(entry), "error" if error else "success")
     return redirect(url_for("tutor.today"), 303)
 
 

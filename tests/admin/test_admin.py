@@ -27,7 +27,9 @@ def test_account_admin_sees_all_centers(login_as, client, world):
 def test_switch_as_plain_form_redirects_and_audits(login_as, auth, client, world):
     admin = login_as("admin_a")
     center = world["a"]
-    response = auth.post(f"/admin/centers/{center.id}/virtual-meetings", {"enabled": "0"})
+    response = auth.post(
+        f"/admin/centers/{center.id}/virtual-meetings", {"enabled": "0", "confirm": "1"}
+    )
     assert response.status_code == 303
     assert response.headers["Location"] == f"/admin/centers/{center.id}"
     assert vm(center) is False
@@ -37,17 +39,20 @@ def test_switch_as_plain_form_redirects_and_audits(login_as, auth, client, world
     assert entry.after == {"virtual_meetings_enabled": False}
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Virtual Meetings is off for Center A." in page
-    assert "Abe Admin" in page and "virtual_meetings_enabled" in page  # in the history list
+    assert "Abe Admin" in page and "Virtual Meetings</span>: <del>On</del> → <ins>Off</ins>" in page
 
 
 def test_switch_as_htmx_returns_the_fragment(login_as, auth, world):
     login_as("admin_a")
     response = auth.post(
-        f"/admin/centers/{world['a'].id}/virtual-meetings", {"enabled": "0"}, htmx=True
+        f"/admin/centers/{world['a'].id}/virtual-meetings",
+        {"enabled": "0", "confirm": "1"},
+        htmx=True,
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert html.lstrip().startswith('<section id="vm-switch"')
+    assert "Virtual Meetings is off for Center A." in html
     assert "<html" not in html
     assert 'aria-checked="false"' in html
     assert response.headers["HX-Trigger"] == "settings-changed"
@@ -210,6 +215,7 @@ def test_other_centers_objects_are_404_for_a_center_admin(login_as, auth, world)
                 url,
                 {
                     "enabled": "0",
+                    "confirm": "1",
                     "connect_link": "https://evil.tld",
                     "email": "n@x.edu",
                     "name": "N",

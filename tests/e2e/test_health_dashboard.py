@@ -51,7 +51,7 @@ def test_find_and_fix_a_deleted_session_and_a_stale_connect_link(app, live_serve
     assert "their own Personal Meeting ID" in page.inner_text("#finding-detail")
     page.click("button[data-fix=clear_connect_link]")
     page.wait_for_selector("text=Undo: put the Connect Link back")
-    assert "resolved" in page.inner_text("#finding-detail")
+    assert "Resolved" in page.inner_text("#finding-detail")
     assert User.get_by_id(tom.id).connect_link is None
     watch.assert_clean()
 
@@ -59,10 +59,11 @@ def test_find_and_fix_a_deleted_session_and_a_stale_connect_link(app, live_serve
     page.click("tr[data-check=session_mismatch] >> text=Daily Session differs in Zoom")
     assert "no longer exists in Zoom" in page.inner_text("#finding-detail")
     page.click("button[data-fix=recreate_session]")
+    page.click("button[data-confirm=recreate_session]")
     page.wait_for_selector("text=Recreated Tom Tutor")
     new_meeting = DailySession.get().zoom_meeting_id
     assert new_meeting != old_meeting and not sim_state(app).meeting(new_meeting).deleted
-    assert "resolved" in page.inner_text("#finding-detail")
+    assert "Resolved" in page.inner_text("#finding-detail")
 
     page.goto(f"{live_server}/admin/health")
     assert "No open findings" in page.inner_text("#health-findings")

@@ -16,7 +16,9 @@ def test_admin_switch_controls_the_tutors_virtual_meetings(live_server, new_page
     assert switch.get_attribute("aria-checked") == "false"
     switch.click()  # an htmx POST that swaps the switch in place
     admin.page.wait_for_selector('#vm-switch button[aria-checked="true"]')
-    admin.page.wait_for_selector("#audit-history >> text=virtual_meetings_enabled")
+    admin.page.wait_for_selector("#audit-history >> text=Virtual Meetings")
+    assert "virtual_meetings_enabled" not in admin.page.inner_text("#audit-history")
+    assert "Virtual Meetings is on for Center B." in admin.page.inner_text("#vm-switch")
     assert "/admin/centers/" in admin.page.url  # no full navigation happened
     admin.assert_clean()
 
@@ -31,6 +33,11 @@ def test_admin_switch_controls_the_tutors_virtual_meetings(live_server, new_page
     tutor.assert_clean()
 
     admin.page.locator("#vm-switch button[role=switch]").click()
+    question = admin.page.locator("#vm-switch [role=alertdialog]")
+    assert "No online appointments are booked from now on" in question.inner_text()
+    tutor.page.reload()
+    assert tutor.page.locator("#vm-panel h2").inner_text() == "Virtual Meetings"  # still on
+    admin.page.click("#vm-switch button:has-text('Switch Virtual Meetings off')")
     admin.page.wait_for_selector('#vm-switch button[aria-checked="false"]')
     tutor.page.reload()
     assert "haven't enabled Virtual Meetings yet" in tutor.page.inner_text("#vm-panel")

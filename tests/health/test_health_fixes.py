@@ -129,7 +129,7 @@ def test_recreate_todays_session_after_it_was_deleted_in_zoom(app, auth, world, 
     sim_state(app).zoom_delete_meeting(old.zoom_meeting_id, notify=False)
     scan(app)
     (finding,) = opened("session_mismatch")
-    response = fix(auth, finding, "recreate_session", htmx=True)
+    response = fix(auth, finding, "recreate_session", htmx=True, confirm="1")
     assert response.status_code == 200, response.get_data(as_text=True)
     new = DailySession.get_by_id(old.id)
     assert new.zoom_meeting_id != old.zoom_meeting_id and new.status == "scheduled"
@@ -151,7 +151,7 @@ def test_recreate_deletes_the_old_meeting_when_zoom_still_has_it(app, auth, worl
     scan(app)
     (finding,) = opened("session_mismatch")
     assert finding.evidence["kind"] == "other_date"
-    fix(auth, finding, "recreate_session")
+    fix(auth, finding, "recreate_session", confirm="1")
     assert sim_state(app).meeting(old_id).deleted is True
     assert audited("health.recreate_session")[0].before["deleted_at_zoom"] is True
     assert opened("session_mismatch") == []
@@ -169,7 +169,7 @@ def test_recreate_without_the_delete_scope_still_replaces_and_says_so(app, auth,
     move_to_another_day(app, tom, old_id)
     scan(app)
     (finding,) = opened("session_mismatch")
-    response = fix(auth, finding, "recreate_session", htmx=True)
+    response = fix(auth, finding, "recreate_session", htmx=True, confirm="1")
     html = response.get_data(as_text=True)
     new_id = DailySession.get().zoom_meeting_id
     assert new_id != old_id and zoom.meeting(old_id).deleted is False
@@ -219,3 +219,93 @@ def test_fixes_that_do_not_apply_are_404(app, auth, world, admin):
     assert fix(auth, finding, "recreate_session").status_code == 404
     assert fix(auth, finding, "no_such_fix").status_code == 404
     assert AuditEntry.select().where(AuditEntry.action.startswith("health.")).count() == 0
+
+
+def count_zoom_calls(monkeypatch):
+    """Count every API request the portal's Zoom client makes from now on."""
+    from portal.zoom import client
+
+    calls = []
+    real = client._Api.request
+
+    def counted(self, *args, **kwargs):
+        calls.append(args[:2])
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(client._Api, "request", counted)
+    return calls
+
+
+def online_now(tutor, student, center, ago=5, **fields):
+    """An online appointment in progress (so it is "today" in any time zone)."""
+    import datetime
+
+    from portal.models import Appointment, utcnow
+
+    now = utcnow().replace(microsecond=0)
+    return Appointment.create(
+        student=student,
+        tutor=tutor,
+        center=center,
+        kind="online",
+        start_at=now - datetime.timedelta(minutes=ago),
+        end_at=now + datetime.timedelta(minutes=25),
+        **fields,
+    )
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_recreate_asks_first_with_counts_and_changes_nothing(
+    app, auth, world, admin, monkeypatch, htmx
+):
+    tom = world["tutor_a"]
+    connect(app, tom, "licensed")
+    old = DailySession.get()
+    sim_state(app).zoom_delete_meeting(old.zoom_meeting_id, notify=False)
+    scan(app)
+    (finding,) = opened("session_mismatch")
+    for ago in (1, 2, 3):
+        online_now(tom, world["student_a"], world["a"], ago)
+    online_now(tom, world["student_a"], world["a"], 4, status="cancelled")  # not counted
+    online_now(world["tutor_b"], world["student_b"], world["b"])  # another tutor's
+    calls = count_zoom_calls(monkeypatch)
+
+    response = fix(auth, finding, "recreate_session", htmx=htmx)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Recreate Tom Tutor's Daily Session?" in html
+    assert "3 online appointments today" in html
+    assert daily.format_meeting_number(old.zoom_meeting_id) in html
+    assert 'name="confirm" value="1"' in html
+    assert calls == []  # nothing was asked of Zoom
+    assert DailySession.get_by_id(old.id).zoom_meeting_id == old.zoom_meeting_id
+    assert audited("health.recreate_session") == []
+    assert Finding.get_by_id(finding.id).resolved_at is None
+
+    done = fix(auth, finding, "recreate_session", htmx=True, confirm="1")
+    assert "Recreated Tom Tutor" in done.get_data(as_text=True)
+    assert DailySession.get_by_id(old.id).zoom_meeting_id != old.zoom_meeting_id
+    assert len(audited("health.recreate_session")) == 1 and calls
+
+
+def test_evidence_is_a_readable_list_with_zoms_answer_in_details(app, auth, world, admin):
+    tom = world["tutor_a"]
+    connect(app, tom, "licensed")
+    old = DailySession.get()
+    sim_state(app).zoom_delete_meeting(old.zoom_meeting_id, notify=False)
+    scan(app)
+    (finding,) = opened("session_mismatch")
+    assert "zoom_answer" in finding.evidence
+    html = auth.get(f"/admin/health/findings/{finding.id}").get_data(as_text=True)
+    evidence = html[html.index("<h2>Evidence</h2>") :]
+    listed, raw = evidence.split('<details class="raw-evidence">', 1)
+    number = daily.format_meeting_number(old.zoom_meeting_id)
+    assert "<dt>Meeting number</dt><dd>" + number + "</dd>" in listed
+    assert "<dt>Zoom&#39;s answer</dt>" in listed and "Zoom error 3001" in listed
+    assert "<dt>Problems</dt><dd>the meeting no longer exists in Zoom</dd>" in listed
+    for raw_key in ("zoom_answer", "meeting_id", "host_id", "{", "session_mismatch"):
+        assert raw_key not in listed
+    assert "<summary>Details</summary>" in raw
+    assert "zoom_answer" in raw and "3001" in raw  # the raw answer, behind the disclosure
+    head = html[: html.index("<h2>Evidence</h2>")]
+    assert ">Critical<" in head and "session_mismatch" not in head.split('id="finding-detail"')[1]

@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import accounts, appointments, backup, clock, daily, doctor, migrate
+from . import accounts, appointments, backup, clock, daily, doctor, migrate, readiness
 from .db import database
 from .health import dashboard, export, runs
 from .health import demo as health_demo
@@ -161,10 +161,11 @@ def set_connect_link(email, url):
 @click.argument("tutor_email")
 @click.option("--kind", default="online", show_default=True)
 @click.option("--at", "at", required=True, help="Start, ISO format; naive = center time.")
-@click.option("--minutes", default=30, show_default=True, type=int)
+@click.option("--minutes", default=None, type=int, help="Length; default: the center's slot.")
 @click.option("--center", "center_name", default=None)
 def book(student_email, tutor_email, kind, at, minutes, center_name):
-    """Book an appointment for a student with a tutor."""
+    """Book an appointment for a student with a tutor, inside the center's hours and the
+    tutor's availability (the same rules as the booking page)."""
 
     def go():
         student = appointments.user_or_error(student_email, "student")
@@ -173,6 +174,10 @@ def book(student_email, tutor_email, kind, at, minutes, center_name):
 
     appt = _run(go)
     click.echo(f"Booked appointment {appt.id}: {kind} at {appt.start_at.isoformat()}Z.")
+    if kind == "online":
+        problem = readiness.online_problem(appt.tutor, appt.center)
+        if problem:
+            click.echo(f"Warning: the tutor is not available online right now. {problem}")
 
 
 @portal_cli.command("rotate-keys")

@@ -384,3 +384,55 @@ def _connect_link_row(tutor, connected):
         if is_zoom_link(link)
         else "",
     )
+
+
+# --- ready for online appointments ------------------------------------------------------
+
+NOT_ONLINE = "not available online"
+
+
+def online_ready(tutors, center):
+    """The ids of ``tutors`` a student's Join would reach right now, by Join's own rule.
+
+    Ready: an active tutor whose current Zoom connection is usable (Join sends students
+    to today's Daily Session), or who has no current connection but a usable Connect
+    Link the center allows. A broken connection, no connection and no allowed Connect
+    Link are not ready: Join would send the student nowhere. No Zoom call is made.
+    """
+    from .join import usable_connect_link  # join imports the health checks, which import us
+
+    tutors = list(tutors)
+    ids = [t.id for t in tutors]
+    if not ids:
+        return set()
+    current = dict(
+        ZoomConnection.select(ZoomConnection.tutor, ZoomConnection.status)
+        .where(ZoomConnection.is_current(), ZoomConnection.tutor.in_(ids))
+        .tuples()
+    )
+    ready = set()
+    for tutor in tutors:
+        if not tutor.active:
+            continue
+        status = current.get(tutor.id)
+        if status == ZoomConnection.ACTIVE:
+            ready.add(tutor.id)
+        elif status is None and center.allow_connect_links:
+            if usable_connect_link(tutor.connect_link):
+                ready.add(tutor.id)
+    return ready
+
+
+def online_problem(tutor, center):
+    """Why Join would not reach ``tutor`` now (a plain sentence), or None when it would."""
+    if tutor.id in online_ready([tutor], center):
+        return None
+    connection = ZoomConnection.for_tutor(tutor)
+    if connection is not None:
+        why = status_words(connection.status)
+        return f"{tutor.name}'s Zoom connection stopped working: {why}."
+    if tutor.connect_link and not center.allow_connect_links:
+        return (
+            f"{tutor.name} has no Zoom connection, and {center.name} does not allow Connect Links."
+        )
+    return f"{tutor.name} has not connected a Zoom account."

@@ -1,8 +1,10 @@
 """The messages an online appointment owes its student and tutor.
 
-``queue_for`` runs inside the booking's or the cancellation's own transaction, so the
-confirmation exists exactly when the appointment does; keys are
-``appointment:<id>:<kind>:user:<recipient>``. Reminders are queued by
+``queue_for`` runs inside the booking's, the move's or the cancellation's own
+transaction, so the confirmation exists exactly when the appointment does; keys are
+``appointment:<id>:<kind>:user:<recipient>``, and ``appointment:<id>:<kind>:<sequence>:
+user:<recipient>`` once the appointment has moved (``Appointment.sequence``), so a moved
+appointment is confirmed (and reminded) again at its new time. Reminders are queued by
 ``portal.notifications.reminders`` when they fall due.
 """
 
@@ -20,9 +22,11 @@ def recipients(appointment):
 def rows_for(appointment, kind, actor=None):
     if appointment.kind != Appointment.ONLINE:
         return []
+    sequence = getattr(appointment, "sequence", 0) or 0
+    moved = f":{sequence}" if sequence and kind != "cancellation" else ""
     return [
         {
-            "key": f"appointment:{appointment.id}:{kind}:user:{user_id}",
+            "key": f"appointment:{appointment.id}:{kind}{moved}:user:{user_id}",
             "kind": kind,
             "recipient": user_id,
             "center": appointment.center_id,

@@ -130,7 +130,7 @@ def _invite(ctx, settings, method, cancelled=False):
         summary=summary,
         url=ctx["links"]["main"],
         description=description,
-        sequence=1 if cancelled else 0,
+        sequence=(appointment.sequence or 0) + (1 if cancelled else 0),
         cancelled=cancelled,
     )
     recipient = ctx["recipient"]
@@ -143,7 +143,10 @@ def confirmation(app, row, recipient, settings):
     ctx = _appointment_context(app, row, recipient, settings)
     if ctx["appointment"].status == Appointment.CANCELLED:
         raise Skip("the appointment was cancelled before its confirmation went out")
-    if ctx["is_student"]:
+    ctx["moved"] = bool(ctx["appointment"].sequence)
+    if ctx["moved"]:
+        subject = f"Moved: {ctx['what']} with {ctx['other']}, now {ctx['when']}"
+    elif ctx["is_student"]:
         subject = f"Booked: {ctx['what']} with {ctx['other']}, {ctx['when']}"
     else:
         subject = f"New appointment: {ctx['other']}, {ctx['what']}, {ctx['when']}"

@@ -147,6 +147,9 @@ def test_booking_in_the_browser_enqueues_delivery_and_never_sends_in_the_request
 
     auth = Auth(client)
     auth.as_user(world["student_a"])
+    # Join reaches Tom through his Connect Link, so the page offers him online.
+    world["tutor_a"].connect_link = "https://meet.example.edu/tom"
+    world["tutor_a"].save()
     day = (datetime.datetime.now(NY) + datetime.timedelta(days=2)).date().isoformat()
     form = {"tutor": f"{world['a'].id}:{world['tutor_a'].id}", "date": day, "time": "15:00"}
     response = auth.post("/student/book", form, token_path="/student/book")

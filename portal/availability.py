@@ -236,3 +236,24 @@ def describe(tutor, center, day):
     if not ranges:
         return f"{center.opens_at}–{center.closes_at}"
     return ", ".join(f"{s}–{e}" for s, e in ranges.get(day.weekday(), [])) or "not at all"
+
+
+def form_texts(form):
+    """weekday → the submitted text of its field (``day0`` … ``day6``)."""
+    return {d: (form.get(f"day{d}") or "")[: MAX_FIELD + 1] for d in range(7)}
+
+
+def page_context(tutor, center, texts=None):
+    """What an Availability page shows for one tutor at one center."""
+    ranges = weekly(tutor, center)
+    if texts is None:
+        texts = {d: as_text(ranges.get(d, [])) for d in range(7)}
+    return {
+        "tutor": tutor,
+        "center": center,
+        "weekdays": list(enumerate(WEEKDAYS)),
+        "texts": texts,
+        "has_ranges": bool(ranges),
+        "days_off": days_off(tutor, center, since=center.today()),
+        "today": center.today(),
+    }

@@ -391,16 +391,25 @@ def _connect_link_row(tutor, connected):
 NOT_ONLINE = "not available online"
 
 
-def online_ready(tutors, center):
-    """The ids of ``tutors`` a student's Join would reach right now, by Join's own rule.
+def reaches(active, connection_status, connect_link, allow_connect_links):
+    """Join's rule: would a student's Join reach this tutor now (without calling Zoom)?
 
-    Ready: an active tutor whose current Zoom connection is usable (Join sends students
+    Yes for an active tutor whose current Zoom connection is usable (Join sends students
     to today's Daily Session), or who has no current connection but a usable Connect
-    Link the center allows. A broken connection, no connection and no allowed Connect
-    Link are not ready: Join would send the student nowhere. No Zoom call is made.
+    Link the center allows. A broken connection, or no connection and no allowed Connect
+    Link, is no: Join would send the student nowhere.
     """
     from .join import usable_connect_link  # join imports the health checks, which import us
 
+    if not active:
+        return False
+    if connection_status is not None:
+        return connection_status == ZoomConnection.ACTIVE
+    return bool(allow_connect_links and usable_connect_link(connect_link))
+
+
+def online_ready(tutors, center):
+    """The ids of ``tutors`` a student's Join would reach right now (``reaches``)."""
     tutors = list(tutors)
     ids = [t.id for t in tutors]
     if not ids:
@@ -410,17 +419,21 @@ def online_ready(tutors, center):
         .where(ZoomConnection.is_current(), ZoomConnection.tutor.in_(ids))
         .tuples()
     )
-    ready = set()
-    for tutor in tutors:
-        if not tutor.active:
-            continue
-        status = current.get(tutor.id)
-        if status == ZoomConnection.ACTIVE:
-            ready.add(tutor.id)
-        elif status is None and center.allow_connect_links:
-            if usable_connect_link(tutor.connect_link):
-                ready.add(tutor.id)
-    return ready
+    return {
+        t.id
+        for t in tutors
+        if reaches(t.active, current.get(t.id), t.connect_link, center.allow_connect_links)
+    }
+
+
+def target_ready(target):
+    """``reaches`` for a Join target (``portal.join.targets``), from the row already loaded."""
+    return target.tutor_id is not None and reaches(
+        target.tutor_active,
+        target.connection_status,
+        target.connect_link,
+        target.allow_connect_links,
+    )
 
 
 def online_problem(tutor, center):

@@ -3,7 +3,7 @@
 One blueprint, ``admin``, gated once: pages under /admin/ and the live board at /live/.
 """
 
-from . import health, joins, live, mail
+from . import availability, health, joins, live, mail
 from .views import bp
 
-__all__ = ["bp", "health", "joins", "live", "mail"]
+__all__ = ["availability", "bp", "health", "joins", "live", "mail"]

@@ -51,7 +51,12 @@ def appointment(appointment_id):
     target = join.appointment_target(current_user.id, appointment_id)
     if target is None:
         abort(404)
-    return render("student/appointment.html", t=target, closed=join.closed_reason(target))
+    return render(
+        "student/appointment.html",
+        t=target,
+        closed=join.closed_reason(target),
+        tutor_ready=readiness.target_ready(target),
+    )
 
 
 @bp.route("/student/appointments/<int:appointment_id>/cancel", methods=["POST"])
@@ -225,22 +230,23 @@ def reschedule(appointment_id):
         "appointment": appt,
         "form": form,
         "picker": _slots_context(center, appt.tutor, form, ignore=appt, current=appt.start_at),
+        "move_url": url_for("student.reschedule", appointment_id=appt.id),
     }
     if request.method == "GET":
-        return render("student/reschedule.html", "student/partials/reschedule_form.html", **context)
+        return render("student/reschedule.html", "shared/partials/reschedule_form.html", **context)
     try:
         at = form["slot"] or appointments.compose_start(form["date"], form["time"])
         appointments.reschedule(appt, at, actor=current_user)
     except ValidationError as exc:
         context.update(error=str(exc), error_field=exc.field)
         return render(
-            "student/reschedule.html", "student/partials/reschedule_form.html", 400, **context
+            "student/reschedule.html", "shared/partials/reschedule_form.html", 400, **context
         )
     flash("Appointment moved. A new confirmation is on its way by e-mail.", "success")
     target = url_for("student.appointment", appointment_id=appt.id)
     if wants_partial():
         response = render(
-            "student/reschedule.html", "student/partials/reschedule_form.html", **context
+            "student/reschedule.html", "shared/partials/reschedule_form.html", **context
         )
         response.headers["HX-Redirect"] = target
         return response
@@ -261,7 +267,18 @@ def _walk_in(center, error=None):
     entry = walkins.current_entry(current_user, center)
     place = walkins.position(entry, center) if entry is not None else None
     waiting = walkins.queue(center).count()
-    return {"center": center, "entry": entry, "place": place, "waiting": waiting, "error": error}
+    tutor_ready = None
+    if entry is not None and entry.tutor_id is not None:
+        # Said only when it is true: Join's own rule for the tutor who took the student.
+        tutor_ready = entry.tutor_id in readiness.online_ready([entry.tutor], center)
+    return {
+        "center": center,
+        "entry": entry,
+        "place": place,
+        "waiting": waiting,
+        "error": error,
+        "tutor_ready": tutor_ready,
+    }
 
 
 def _walk_in_page(center=None, error=None, status=200):

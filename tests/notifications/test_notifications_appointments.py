@@ -227,3 +227,34 @@ def test_a_name_with_line_breaks_cannot_add_headers(app, smtp, runner, world):
     student_mail = smtp.inbox.to("eve@x.edu")[0]
     assert "Eve Bcc: victim@evil.test X-Injected: yes" in student_mail.to
     assert "you won" in student_mail.subject  # flattened into the one Subject line
+
+
+def test_moving_sends_the_confirmation_again_with_the_same_calendar_event_moved(
+    app, smtp, runner, world
+):
+    from portal import appointments
+
+    stu, tom = world["student_a"], world["tutor_a"]
+    appt = book(stu, tom, days=3, hour=10)
+    send_reminders(runner)
+    (booked,) = smtp.inbox.to(stu.email)
+    smtp.inbox.messages.clear()
+    day = _utc(appt.start_at).astimezone(NY).date()
+    moved = appointments.reschedule(appt, f"{day.isoformat()}T15:30", actor=stu)
+    send_reminders(runner)
+    (student_mail,) = smtp.inbox.to(stu.email)
+    (tutor_mail,) = smtp.inbox.to(tom.email)
+    assert student_mail.subject.startswith("Moved: online tutoring with Tom Tutor, now")
+    assert "has moved to a new time" in student_mail.text and "15:30" in student_mail.text
+    assert "has moved to a new time" in tutor_mail.text
+    for mail in (student_mail, tutor_mail):
+        event = mail.event()
+        assert mail.calendar()["METHOD"] == "REQUEST"
+        assert str(event["UID"]) == str(booked.event()["UID"]) == ics.uid(appt.id, BASE_URL)
+        assert int(event["SEQUENCE"]) == 1 > int(booked.event()["SEQUENCE"])
+        assert event.decoded("DTSTART") == _utc(moved.start_at) != _utc(appt.start_at)
+    smtp.inbox.messages.clear()
+    appointments.cancel(moved, actor=stu)
+    send_reminders(runner)
+    (cancelled,) = smtp.inbox.to(stu.email)
+    assert int(cancelled.event()["SEQUENCE"]) == 2  # above the moved invitation's

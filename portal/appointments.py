@@ -69,7 +69,7 @@ def parse_start(value, timezone):
         if wall != moment.replace(second=0, microsecond=0):
             raise ValidationError(
                 f"{moment:%H:%M} does not exist on {moment:%d %B %Y} in {timezone}: the "
-                "clocks skip it. Choose one of the offered times.",
+                "clocks skip it. Choose another time.",
                 "at",
             )
     return utc
@@ -160,8 +160,8 @@ def check_time(center, tutor, start, minutes, now=None):
     if start < opens or end > closes:
         raise ValidationError(
             f"{center.name} is open {center.opens_at}–{center.closes_at} ({zone}); "
-            f"{_clock(start, center)}–{_clock(end, center)} is outside those hours. "
-            "Choose one of the offered times.",
+            f"{_clock(start, center)}–{_clock(end, center)} is outside those hours; "
+            "choose a time inside them.",
             "at",
         )
     if availability.is_day_off(tutor, center, day):
@@ -174,14 +174,14 @@ def check_time(center, tutor, start, minutes, now=None):
         raise ValidationError(
             f"{tutor.name} takes appointments on {day:%A}s "
             f"{availability.describe(tutor, center, day)} ({zone}); "
-            f"{_clock(start, center)}–{_clock(end, center)} is outside that. "
-            "Choose one of the offered times.",
+            f"{_clock(start, center)}–{_clock(end, center)} is outside that; "
+            "choose a time inside those hours or another tutor.",
             "at",
         )
     if (start - opens) % datetime.timedelta(minutes=slot):
         raise ValidationError(
             f"Appointments at {center.name} start every {slot} minutes from "
-            f"{center.opens_at}; choose one of the offered times.",
+            f"{center.opens_at}; choose one of those times.",
             "at",
         )
     return end

@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import accounts, appointments, backup, clock, daily, doctor, migrate, readiness
+from . import accounts, appointments, availability, backup, clock, daily, doctor, migrate, readiness
 from .db import database
 from .health import dashboard, export, runs
 from .health import demo as health_demo
@@ -68,6 +68,9 @@ def load_demo():
     for email, name, role, center_names in DEMO_USERS:
         centers = [accounts.center_by_name(n) for n in center_names]
         created.append(accounts.create_user(email, name, role, DEMO_PASSWORD, centers=centers))
+    # Taylor keeps weekday hours with a lunch break; Jordan is bookable whenever the center is open.
+    weekdays = dict.fromkeys(range(5), "10:00-12:00, 13:00-16:00")
+    availability.set_weekly(User.by_email("tutor@demo.edu"), math, weekdays)
     tutor2 = User.by_email("tutor2@demo.edu")
     # A stale personal-room link, the classic misconfiguration the portal detects.
     accounts.set_connect_link(tutor2, "https://zoom.us/j/5551234567")

@@ -552,3 +552,44 @@ def test_the_admin_sets_the_slot_length_on_the_settings_page(auth, client, login
     day = next_weekday(WEDNESDAY)
     starts = appointments.free_slots(Center.get_by_id(world["a"].id), world["tutor_a"], day)
     assert len(starts) == 8
+
+
+def test_migration_0006_keeps_existing_centers_and_bookings_bookable(app, tmp_path):
+    """An installation from before 0006: 30-minute slots, no availability (opening hours)."""
+    from portal import db as dbmod
+    from portal.migrate import runner
+
+    original = dbmod.database.obj
+    scratch = dbmod.make_database(f"sqlite:///{tmp_path}/before.db")
+    dbmod.database.initialize(scratch)
+    try:
+        with scratch.connection_context():
+            runner().up(target="0005_notifications")
+            sql = scratch.execute_sql
+            sql(
+                "INSERT INTO center (id, name, timezone, virtual_meetings_enabled, "
+                "waiting_room_default, opens_at, closes_at, allow_connect_links, "
+                "waiting_room_limit_minutes, created_at) "
+                "VALUES (1, 'C', 'UTC', 1, 1, '09:00', '17:00', 1, 5, '2026-01-01')"
+            )
+            for uid, role in ((1, "student"), (2, "tutor")):
+                sql(
+                    "INSERT INTO user (id, email, name, role, password_hash, active, "
+                    "session_version, created_at) VALUES (?, ?, 'U', ?, 'x', 1, 1, '2026-01-01')",
+                    (uid, f"u{uid}@x.edu", role),
+                )
+            sql(
+                "INSERT INTO appointment (id, student_id, tutor_id, center_id, kind, start_at, "
+                "end_at, status, created_at, updated_at) VALUES (1, 1, 2, 1, 'online', "
+                "'2099-01-01 10:00:00', '2099-01-01 10:30:00', 'booked', '2026-01-01', "
+                "'2026-01-01')"
+            )
+            runner().up()
+            assert sql("SELECT slot_minutes FROM center").fetchone()[0] == 30
+            assert sql("SELECT sequence, status FROM appointment").fetchone() == (0, "booked")
+            assert sql("SELECT COUNT(*) FROM tutor_availability").fetchone()[0] == 0
+            assert sql("SELECT COUNT(*) FROM tutor_day_off").fetchone()[0] == 0
+            runner().down()  # 0006 comes off cleanly; the data stays
+            assert sql("SELECT COUNT(*) FROM appointment").fetchone()[0] == 1
+    finally:
+        dbmod.database.initialize(original)

@@ -409,12 +409,6 @@ def cancel(appointment, actor=None, now=None):
     return bool(changed)
 
 
-def bookable_tutors(student):
-    """(center, tutor) pairs a student may book online: tutors of their Virtual Meetings centers."""
-    centers = Center.of(student).where(Center.is_virtual())
-    return [(center, tutor) for center in centers for tutor in center.tutors()]
-
-
 def online_choices(student):
     """(center, tutor, ready) for the booking page: per center, ready tutors first.
 

@@ -11,7 +11,7 @@ from .. import appointments, clock
 from ..auth.access import center_or_404, member_or_404
 from ..models import Appointment, User, utcnow
 from ..rendering import render, wants_partial
-from ..student.views import _book_form, _slots_context
+from ..student.views import form_values, slot_picker
 from ..tutor.availability import apply, page
 from ..validation import ValidationError
 from .views import bp
@@ -96,7 +96,7 @@ def reschedule_appointment(center_id, appointment_id):
     if appt.status != Appointment.BOOKED or not appt.tutor_id or appt.end_at <= utcnow():
         flash("That appointment can no longer be moved.", "error")
         return redirect(day_url, 303)
-    form = _book_form(request.args if request.method == "GET" else request.form)
+    form = form_values(request.args if request.method == "GET" else request.form)
     form["minutes"] = str(int((appt.end_at - appt.start_at).total_seconds() // 60))
     if not form["date"]:
         form["date"] = center.local(appt.start_at).date().isoformat()
@@ -104,7 +104,7 @@ def reschedule_appointment(center_id, appointment_id):
         "appointment": appt,
         "form": form,
         "local": clock.to_local,
-        "picker": _slots_context(center, appt.tutor, form, ignore=appt, current=appt.start_at),
+        "picker": slot_picker(center, appt.tutor, form, ignore=appt, current=appt.start_at),
         "move_url": url_for(
             "admin.reschedule_appointment", center_id=center.id, appointment_id=appt.id
         ),

@@ -79,7 +79,7 @@ def cancel(appointment_id):
     return redirect(url_for("student.appointments_page"), 303)
 
 
-def _book_form(source):
+def form_values(source):
     fields = ("tutor", "date", "time", "minutes", "slot")
     return {k: (source.get(k) or "")[:200] for k in fields}
 
@@ -107,7 +107,7 @@ def _lengths(center):
     return [m for m in (slot, 2 * slot, 3 * slot, 4 * slot) if m <= appointments.MAX_MINUTES]
 
 
-def _slots_context(center, tutor, form, ignore=None, current=None):
+def slot_picker(center, tutor, form, ignore=None, current=None):
     """The free starts the picker offers for the chosen tutor, day and length."""
     day = _day(form, center)
     lengths = _lengths(center)
@@ -158,7 +158,7 @@ def _book_context(form):
                 error_field="tutor",
             )
             return context
-        context["picker"] = _slots_context(center, tutor, form)
+        context["picker"] = slot_picker(center, tutor, form)
     return context
 
 
@@ -172,7 +172,7 @@ def book():
     any other time with a plain reason.
     """
     source = request.args if request.method == "GET" else request.form
-    form = _book_form(source)
+    form = form_values(source)
     context = _book_context(form)
     if request.method == "GET":
         status = 400 if context.get("error") else 200
@@ -216,7 +216,7 @@ def reschedule(appointment_id):
     """Move one of the student's booked appointments to another free time of its tutor."""
     appt = _own_booked(appointment_id)
     source = request.args if request.method == "GET" else request.form
-    form = _book_form(source)
+    form = form_values(source)
     movable = appt.status == Appointment.BOOKED and appt.tutor_id and appt.end_at > utcnow()
     if not movable:
         flash("That appointment can no longer be moved.", "error")
@@ -229,7 +229,7 @@ def reschedule(appointment_id):
     context = {
         "appointment": appt,
         "form": form,
-        "picker": _slots_context(center, appt.tutor, form, ignore=appt, current=appt.start_at),
+        "picker": slot_picker(center, appt.tutor, form, ignore=appt, current=appt.start_at),
         "move_url": url_for("student.reschedule", appointment_id=appt.id),
     }
     if request.method == "GET":

@@ -593,3 +593,27 @@ def test_migration_0006_keeps_existing_centers_and_bookings_bookable(app, tmp_pa
             assert sql("SELECT COUNT(*) FROM appointment").fetchone()[0] == 1
     finally:
         dbmod.database.initialize(original)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"date": "soon", "time": "10:00"}, "Choose a date"),
+        ({"slot": "x" * 10_000}, "is not a date and time"),
+        ({"slot": "2099-01-01T10:00' OR 1=1--"}, "is not a date and time"),
+        ({"date": "2099-02-30", "time": "10:00"}, "is not a date and time"),
+    ],
+)
+def test_bad_input_to_move_is_refused_and_changes_nothing(
+    auth, client, login_as, world, data, message
+):
+    day = next_weekday(WEDNESDAY)
+    appt = appointments.book(world["student_a"], world["tutor_a"], "online", f"{day}T10:00")
+    login_as("student_a")
+    garbage = client.get(f"/student/appointments/{appt.id}/move", query_string={"date": "soon"})
+    assert garbage.status_code == 200 and "Choose a day" in garbage.get_data(as_text=True)
+    response = auth.post(f"/student/appointments/{appt.id}/move", data, token_path="/student/")
+    assert response.status_code == 400 and message in response.get_data(as_text=True)
+    kept = Appointment.get_by_id(appt.id)
+    assert (kept.start_at, kept.sequence) == (appt.start_at, 0)
+    assert AppointmentSlot.select().count() == 6

@@ -19,14 +19,19 @@ def recipients(appointment):
     return [u for u in (appointment.student_id, appointment.tutor_id) if u is not None]
 
 
+def key_for(appointment, kind, user_id):
+    """The outbox key of this message for the appointment as it is now (its sequence)."""
+    sequence = getattr(appointment, "sequence", 0) or 0
+    moved = f":{sequence}" if sequence and kind != "cancellation" else ""
+    return f"appointment:{appointment.id}:{kind}{moved}:user:{user_id}"
+
+
 def rows_for(appointment, kind, actor=None):
     if appointment.kind != Appointment.ONLINE:
         return []
-    sequence = getattr(appointment, "sequence", 0) or 0
-    moved = f":{sequence}" if sequence and kind != "cancellation" else ""
     return [
         {
-            "key": f"appointment:{appointment.id}:{kind}{moved}:user:{user_id}",
+            "key": key_for(appointment, kind, user_id),
             "kind": kind,
             "recipient": user_id,
             "center": appointment.center_id,

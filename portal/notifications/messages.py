@@ -139,10 +139,20 @@ def _invite(ctx, settings, method, cancelled=False):
     )
 
 
+def _current(row, appointment, kind, recipient):
+    """Skip a confirmation or reminder queued before the appointment moved: the one queued
+    for its new time says it instead (so nobody gets two)."""
+    from .bookings import key_for  # bookings → outbox → messages: import when used
+
+    if row.key != key_for(appointment, kind, recipient.id):
+        raise Skip("the appointment moved; the message for its new time replaces this one")
+
+
 def confirmation(app, row, recipient, settings):
     ctx = _appointment_context(app, row, recipient, settings)
     if ctx["appointment"].status == Appointment.CANCELLED:
         raise Skip("the appointment was cancelled before its confirmation went out")
+    _current(row, ctx["appointment"], "confirmation", recipient)
     ctx["moved"] = bool(ctx["appointment"].sequence)
     if ctx["moved"]:
         subject = f"Moved: {ctx['what']} with {ctx['other']}, now {ctx['when']}"
@@ -161,6 +171,7 @@ def reminder(app, row, recipient, settings):
         raise Skip("the appointment is no longer booked")
     if appointment.start_at <= utcnow():
         raise Skip("the appointment has already started")
+    _current(row, appointment, "reminder", recipient)
     if not reminders_on(recipient):
         raise Skip("the recipient turned reminders off")
     subject = f"Reminder: {ctx['what']} with {ctx['other']} at {ctx['clock']}"

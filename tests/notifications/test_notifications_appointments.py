@@ -258,3 +258,21 @@ def test_moving_sends_the_confirmation_again_with_the_same_calendar_event_moved(
     send_reminders(runner)
     (cancelled,) = smtp.inbox.to(stu.email)
     assert int(cancelled.event()["SEQUENCE"]) == 2  # above the moved invitation's
+
+
+def test_a_move_before_the_confirmation_went_out_sends_one_message_with_the_new_time(
+    app, smtp, runner, world
+):
+    from portal import appointments
+
+    stu, tom = world["student_a"], world["tutor_a"]
+    appt = book(stu, tom, days=3, hour=10)
+    day = _utc(appt.start_at).astimezone(NY).date()
+    moved = appointments.reschedule(appt, f"{day.isoformat()}T11:00", actor=stu)
+    send_reminders(runner)
+    (student_mail,) = smtp.inbox.to(stu.email)  # the first confirmation was not sent as well
+    assert student_mail.event().decoded("DTSTART") == _utc(moved.start_at)
+    first = OutboxMessage.get(
+        OutboxMessage.key == f"appointment:{appt.id}:confirmation:user:{stu.id}"
+    )
+    assert first.status == "skipped"

@@ -44,6 +44,12 @@ def next_weekday(weekday, at_least=2):
 WEDNESDAY = 2
 
 
+def ny_utc(day, hour, minute=0):
+    """Naive UTC of a New York wall-clock time on ``day`` (EST or EDT, whichever it is)."""
+    local = datetime.datetime.combine(day, datetime.time(hour, minute), NY)
+    return local.astimezone(datetime.UTC).replace(tzinfo=None)
+
+
 def form(world, day, time, minutes="30"):
     return {
         "tutor": f"{world['a'].id}:{world['tutor_a'].id}",
@@ -102,7 +108,8 @@ def test_the_page_offers_only_free_slots_inside_the_hours_in_the_slot_length(
     login_as("student_a")
     times, html = offered(client, world, day)
     assert times[0] == "09:00" and times[-1] == "16:30" and len(times) == 16
-    assert "America/New_York (EST)" in html  # the zone, with its abbreviation on that date
+    zone = datetime.datetime.combine(day, datetime.time(12), NY).tzname()  # EST or EDT
+    assert f"America/New_York ({zone})" in html  # the zone, with its abbreviation on that date
     Center.update(slot_minutes=45).where(Center.id == world["a"].id).execute()
     times, _ = offered(client, world, day)
     assert times[:3] == ["09:00", "09:45", "10:30"] and times[-1] == "15:45"
@@ -192,32 +199,37 @@ def test_a_posted_slot_with_its_offset_books_that_exact_time(auth, login_as, wor
 def test_slots_follow_the_centers_wall_clock_across_the_dst_changes(world):
     """New York: clocks go back on 2027-11-07 and forward on 2027-03-14."""
     center, tom = world["a"], world["tutor_a"]
+    early = datetime.datetime(2026, 6, 1)  # "now", so the dates stay ahead whenever this runs
     before, after = datetime.date(2027, 11, 6), datetime.date(2027, 11, 7)
-    assert appointments.free_slots(center, tom, before)[0] == datetime.datetime(2027, 11, 6, 13)
-    assert appointments.free_slots(center, tom, after)[0] == datetime.datetime(2027, 11, 7, 14)
+    assert appointments.free_slots(center, tom, before, now=early)[0] == datetime.datetime(
+        2027, 11, 6, 13
+    )
+    assert appointments.free_slots(center, tom, after, now=early)[0] == datetime.datetime(
+        2027, 11, 7, 14
+    )
     stu = world["student_a"]
-    a = appointments.book(stu, tom, "online", "2027-11-06T09:00")
-    b = appointments.book(stu, tom, "online", "2027-11-07T09:00")
+    a = appointments.book(stu, tom, "online", "2027-11-06T09:00", now=early)
+    b = appointments.book(stu, tom, "online", "2027-11-07T09:00", now=early)
     assert (a.start_at.hour, b.start_at.hour) == (13, 14)
 
     # A night center: the repeated hour gives more real slots, the skipped hour fewer.
     Center.update(opens_at="00:00", closes_at="04:00").where(Center.id == center.id).execute()
     center = Center.get_by_id(center.id)
-    back = appointments.free_slots(center, tom, after)
+    back = appointments.free_slots(center, tom, after, now=early)
     assert len(back) == 10  # 00:00 EDT to 04:00 EST is five real hours
     assert back[0] == datetime.datetime(2027, 11, 7, 4) and back[-1] == datetime.datetime(
         2027, 11, 7, 8, 30
     )
-    first = appointments.book(stu, tom, "online", "2027-11-07T01:30-04:00")  # EDT
-    second = appointments.book(stu, tom, "online", "2027-11-07T01:30-05:00")  # EST
+    first = appointments.book(stu, tom, "online", "2027-11-07T01:30-04:00", now=early)  # EDT
+    second = appointments.book(stu, tom, "online", "2027-11-07T01:30-05:00", now=early)  # EST
     assert (first.start_at, second.start_at) == (
         datetime.datetime(2027, 11, 7, 5, 30),
         datetime.datetime(2027, 11, 7, 6, 30),
     )
-    forward = appointments.free_slots(center, tom, datetime.date(2027, 3, 14))
+    forward = appointments.free_slots(center, tom, datetime.date(2027, 3, 14), now=early)
     assert len(forward) == 6  # 00:00 EST to 04:00 EDT is three real hours
     with pytest.raises(ValidationError, match="does not exist on 14 March 2027"):
-        appointments.book(stu, tom, "online", "2027-03-14T02:30")
+        appointments.book(stu, tom, "online", "2027-03-14T02:30", now=early)
 
 
 def test_the_booking_page_shows_the_zone_abbreviation_of_the_chosen_date(client, login_as, world):
@@ -310,14 +322,15 @@ def test_student_moves_an_appointment_to_a_free_slot(auth, client, login_as, run
     assert response.status_code == 303
     assert response.headers["Location"] == f"/student/appointments/{appt.id}"
     moved = Appointment.get_by_id(appt.id)
-    assert moved.start_at == datetime.datetime.combine(day, datetime.time(19, 30))
+    assert moved.start_at == ny_utc(day, 14, 30)
     assert moved.end_at - moved.start_at == datetime.timedelta(minutes=30)
     assert (moved.status, moved.sequence) == ("booked", 1)
     held = [s.slot_start for s in AppointmentSlot.select().order_by(AppointmentSlot.slot_start)]
     assert held[0] == moved.start_at and len(held) == 6
     entry = AuditEntry.get(AuditEntry.action == "appointment.reschedule")
     assert (
-        entry.before["start_utc"].endswith("15:00:00") and entry.actor_id == world["student_a"].id
+        entry.before["start_utc"] == ny_utc(day, 10).isoformat()
+        and entry.actor_id == world["student_a"].id
     )
     keys = {r.key for r in OutboxMessage.select().where(OutboxMessage.kind == "confirmation")}
     student = world["student_a"].id
@@ -345,7 +358,7 @@ def test_moving_to_a_taken_or_closed_time_is_refused_and_nothing_is_lost(
         assert response.status_code == 400
         assert reason in response.get_data(as_text=True)
     kept = Appointment.get_by_id(appt.id)
-    assert kept.start_at == datetime.datetime.combine(day, datetime.time(15, 0))
+    assert kept.start_at == ny_utc(day, 10)
     assert kept.sequence == 0
     mine = AppointmentSlot.select().where(AppointmentSlot.appointment == appt.id)
     assert mine.count() == 6 and min(s.slot_start for s in mine) == kept.start_at
@@ -366,7 +379,7 @@ def test_the_atomic_move_keeps_the_old_slots_when_the_database_refuses_the_new_o
     finally:
         appointments.check_time = original
     kept = Appointment.get_by_id(appt.id)
-    assert kept.start_at == datetime.datetime.combine(day, datetime.time(15, 0))
+    assert kept.start_at == ny_utc(day, 10)
     assert AppointmentSlot.select().where(AppointmentSlot.appointment == appt.id).count() == 6
     assert AppointmentSlot.select().where(AppointmentSlot.appointment == other.id).count() == 6
 
@@ -406,7 +419,7 @@ def test_an_admin_moves_an_appointment_of_their_center(auth, client, login_as, w
     )
     assert response.status_code == 303
     moved = Appointment.get_by_id(appt.id)
-    assert moved.start_at == datetime.datetime.combine(day, datetime.time(21, 0))
+    assert moved.start_at == ny_utc(day, 16)
     entry = AuditEntry.get(AuditEntry.action == "appointment.reschedule")
     assert entry.actor_id == world["admin_a"].id
     auth.logout()

@@ -59,12 +59,27 @@ SETTINGS_FIELDS = (
     "opens_at",
     "closes_at",
     "waiting_room_limit_minutes",
+    "slot_minutes",
 )
+SLOT_CHOICES = (15, 20, 30, 45, 60)
 
 
 def center_settings(center):
     """The audited settings of a center as a plain dict."""
     return {field: getattr(center, field) for field in SETTINGS_FIELDS}
+
+
+def _slot_minutes(value):
+    try:
+        minutes = int(str(value).strip()[:8])
+    except ValueError:
+        minutes = None
+    if minutes not in SLOT_CHOICES:
+        choices = ", ".join(str(m) for m in SLOT_CHOICES)
+        raise ValidationError(
+            f"Appointment slots must be one of {choices} minutes long.", "slot_minutes"
+        )
+    return minutes
 
 
 def update_center_settings(center, actor, **changes):
@@ -89,6 +104,8 @@ def update_center_settings(center, actor, **changes):
             if not 1 <= minutes <= 120:
                 raise ValidationError("Waiting-room limit must be between 1 and 120 minutes.", key)
             clean[key] = minutes
+        elif key == "slot_minutes":
+            clean[key] = _slot_minutes(value)
     opens = clean.get("opens_at", center.opens_at)
     closes = clean.get("closes_at", center.closes_at)
     if opens >= closes:

@@ -1,4 +1,9 @@
-"""Booking appointments: the one service the CLI and the student pages share.
+"""Booking appointments: the one service the CLI and the student and admin pages share.
+
+A booking (or a move) must fall inside the center's opening hours and the tutor's
+availability (``portal.availability``), start on the center's slot grid (every
+``slot_minutes`` from the opening time, in real time so a DST change keeps the grid),
+last whole slots, and not be in the past; ``check_time`` says why not in plain words.
 
 No double booking is enforced by the database, not by an ``if``: every booked
 appointment with a tutor holds one ``appointment_slot`` row per 5-minute slot it
@@ -12,8 +17,8 @@ import re
 
 from peewee import JOIN, DateTimeField, ForeignKeyField, IntegrityError
 
-from . import audit
-from .clock import to_utc
+from . import audit, availability, readiness
+from .clock import to_local, to_utc
 from .db import write_tx
 from .models import (
     APPOINTMENT_KINDS,
@@ -58,7 +63,16 @@ def parse_start(value, timezone):
         ) from None
     if not DAY_MIN <= moment.date() <= DAY_MAX:  # e.g. 9999-12-31T23:59 overflows in UTC
         raise ValidationError(f"Choose a date between {DAY_MIN} and {DAY_MAX}.", "at")
-    return to_utc(moment, timezone).replace(second=0, microsecond=0)
+    utc = to_utc(moment, timezone).replace(second=0, microsecond=0)
+    if moment.tzinfo is None:
+        wall = to_local(utc, timezone).replace(tzinfo=None)
+        if wall != moment.replace(second=0, microsecond=0):
+            raise ValidationError(
+                f"{moment:%H:%M} does not exist on {moment:%d %B %Y} in {timezone}: the "
+                "clocks skip it. Choose another time.",
+                "at",
+            )
+    return utc
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -119,8 +133,111 @@ def slot_starts(start, end):
     return slots
 
 
-def book(student, tutor, kind, at, minutes=30, center_name=None, actor=None, now=None):
-    """Book an appointment; the database refuses any overlap with the tutor's booked slots."""
+def _clock(moment, center):
+    return f"{to_local(moment, center.timezone):%H:%M}"
+
+
+def check_time(center, tutor, start, minutes, now=None):
+    """Raise ValidationError (field "at") unless [start, start+minutes) may be booked.
+
+    ``start`` is naive UTC. Checks the past, the opening hours, the tutor's day off and
+    availability, and the slot grid; a taken slot is the database's to refuse.
+    """
+    now = (now or utcnow()).replace(second=0, microsecond=0)
+    if start < now:
+        raise ValidationError("That time has already passed; choose a later time.", "at")
+    slot = center.slot_minutes
+    if minutes % slot:
+        raise ValidationError(
+            f"At {center.name} appointments last whole {slot}-minute slots; "
+            f"choose {slot}, {2 * slot} or {3 * slot} minutes.",
+            "minutes",
+        )
+    end = start + datetime.timedelta(minutes=minutes)
+    day = to_local(start, center.timezone).date()
+    opens, closes = availability.hours(center, day)
+    zone = center.timezone
+    if start < opens or end > closes:
+        raise ValidationError(
+            f"{center.name} is open {center.opens_at}–{center.closes_at} ({zone}); "
+            f"{_clock(start, center)}–{_clock(end, center)} is outside those hours; "
+            "choose a time inside them.",
+            "at",
+        )
+    if availability.is_day_off(tutor, center, day):
+        raise ValidationError(
+            f"{tutor.name} is not taking appointments on {day:%A} {day.day} {day:%B}; "
+            "choose another day or another tutor.",
+            "at",
+        )
+    if not any(a <= start and end <= b for a, b in availability.windows(tutor, center, day)):
+        raise ValidationError(
+            f"{tutor.name} takes appointments on {day:%A}s "
+            f"{availability.describe(tutor, center, day)} ({zone}); "
+            f"{_clock(start, center)}–{_clock(end, center)} is outside that; "
+            "choose a time inside those hours or another tutor.",
+            "at",
+        )
+    if (start - opens) % datetime.timedelta(minutes=slot):
+        raise ValidationError(
+            f"Appointments at {center.name} start every {slot} minutes from "
+            f"{center.opens_at}; choose one of those times.",
+            "at",
+        )
+    return end
+
+
+def _taken(tutor, start, end, ignore=None):
+    """The tutor's held 5-minute slots in [start, end) (those of ``ignore`` left out)."""
+    query = AppointmentSlot.select(AppointmentSlot.slot_start).where(
+        AppointmentSlot.tutor == tutor.id,
+        AppointmentSlot.slot_start >= start - datetime.timedelta(minutes=MAX_MINUTES),
+        AppointmentSlot.slot_start < end,
+    )
+    if ignore is not None:
+        query = query.where(AppointmentSlot.appointment != ignore.id)
+    return {row[0] for row in query.tuples()}
+
+
+def free_slots(center, tutor, day, minutes=None, now=None, ignore=None):
+    """The naive-UTC starts on a local date where ``minutes`` (one slot by default) fit:
+    on the grid, inside the hours and the tutor's availability, not taken, not past."""
+    now = (now or utcnow()).replace(second=0, microsecond=0)
+    minutes = minutes or center.slot_minutes
+    if minutes % center.slot_minutes:
+        return []
+    length = datetime.timedelta(minutes=minutes)
+    step = datetime.timedelta(minutes=center.slot_minutes)
+    opens, closes = availability.hours(center, day)
+    held = _taken(tutor, opens, closes, ignore)
+    result = []
+    for start, end in availability.windows(tutor, center, day):
+        offset = (start - opens) % step
+        moment = start if not offset else start + (step - offset)
+        while moment + length <= end:
+            if moment >= now and not held.intersection(slot_starts(moment, moment + length)):
+                result.append(moment)
+            moment += step
+    return result
+
+
+def book(
+    student,
+    tutor,
+    kind,
+    at,
+    minutes=None,
+    center_name=None,
+    actor=None,
+    now=None,
+    require_ready=False,
+):
+    """Book an appointment inside the hours and the tutor's availability.
+
+    ``minutes`` defaults to the center's slot length. ``require_ready`` (the student's
+    page) refuses an online appointment with a tutor Join would not reach. The database
+    refuses any overlap with the tutor's booked slots.
+    """
     if kind not in APPOINTMENT_KINDS:
         raise ValidationError(f"Kind must be one of: {', '.join(APPOINTMENT_KINDS)}.", "kind")
     if student.role != User.STUDENT:
@@ -129,19 +246,31 @@ def book(student, tutor, kind, at, minutes=30, center_name=None, actor=None, now
         raise ValidationError(f"{tutor.email} is not a tutor.", "tutor")
     if not tutor.active:
         raise ValidationError(f"{tutor.name} no longer takes appointments.", "tutor")
-    minutes = parse_minutes(minutes)
+    if minutes is not None:
+        minutes = parse_minutes(minutes)
     center = shared_center(student, tutor, center_name)
+    minutes = minutes or center.slot_minutes
     if kind == "online" and not center.virtual_meetings_enabled:
         raise ValidationError(
             f"Virtual Meetings is not enabled for {center.name}; online appointments "
             "need it switched on.",
             "kind",
         )
+    if kind == "online" and require_ready:
+        problem = readiness.online_problem(tutor, center)
+        if problem:
+            raise ValidationError(
+                f"{tutor.name} is {readiness.NOT_ONLINE} right now: {problem} "
+                "Choose another tutor.",
+                "tutor",
+            )
     start = parse_start(at, center.timezone)
-    now = now or utcnow()
-    if start < now.replace(second=0, microsecond=0):
-        raise ValidationError("That time has already passed; choose a later time.", "at")
-    end = start + datetime.timedelta(minutes=minutes)
+    end = check_time(center, tutor, start, minutes, now)
+    return _hold(student, tutor, center, kind, start, end, actor)
+
+
+def _hold(student, tutor, center, kind, start, end, actor):
+    """Insert the appointment and its slots (the database refuses an overlap), audited."""
     try:
         with write_tx():
             appointment = Appointment.create(
@@ -174,6 +303,83 @@ def book(student, tutor, kind, at, minutes=30, center_name=None, actor=None, now
     return appointment
 
 
+def reschedule(appointment, at, actor=None, now=None):
+    """Move a booked appointment to another free time of the same tutor, atomically.
+
+    One transaction frees the old slots, moves the row (only if it is still booked and
+    unchanged) and holds the new slots; if the new time is taken the database refuses
+    the INSERT and the whole transaction is undone, so the old time stays held. The
+    calendar invitation keeps its UID and gets a higher SEQUENCE; the confirmation goes
+    out again with the new time. Returns the moved appointment.
+    """
+    now = now or utcnow()
+    appointment = Appointment.get_by_id(appointment.id)
+    if (
+        appointment.status != Appointment.BOOKED
+        or appointment.tutor_id is None
+        or appointment.kind == Appointment.WALK_IN
+        or appointment.end_at <= now
+    ):
+        raise ValidationError("That appointment can no longer be moved.", "at")
+    center = appointment.center
+    tutor = appointment.tutor
+    minutes = int((appointment.end_at - appointment.start_at).total_seconds() // 60)
+    start = parse_start(at, center.timezone)
+    if start == appointment.start_at:
+        raise ValidationError("That is the appointment's current time; choose another.", "at")
+    end = check_time(center, tutor, start, minutes, now)
+    old = appointment.start_at
+    try:
+        with write_tx():
+            AppointmentSlot.delete().where(AppointmentSlot.appointment == appointment.id).execute()
+            moved = (
+                Appointment.update(
+                    start_at=start,
+                    end_at=end,
+                    sequence=Appointment.sequence + 1,
+                    updated_at=now,
+                )
+                .where(
+                    Appointment.id == appointment.id,
+                    Appointment.status == Appointment.BOOKED,
+                    Appointment.start_at == old,
+                )
+                .execute()
+            )
+            if not moved:
+                raise _Changed
+            AppointmentSlot.insert_many(
+                [
+                    {"appointment": appointment.id, "tutor": tutor.id, "slot_start": slot}
+                    for slot in slot_starts(start, end)
+                ]
+            ).execute()
+            appointment = Appointment.get_by_id(appointment.id)
+            audit.record(
+                actor,
+                "appointment.reschedule",
+                center=center,
+                target=appointment,
+                before={"start_utc": old.isoformat()},
+                after={"start_utc": start.isoformat()},
+            )
+            bookings.queue_for(appointment, "confirmation", actor)
+    except IntegrityError:
+        raise ValidationError(
+            f"{tutor.name} is already booked at that time; choose another slot.", "at"
+        ) from None
+    except _Changed:
+        raise ValidationError(
+            "That appointment changed a moment ago (cancelled or moved); reload the page.", "at"
+        ) from None
+    outbox.wake()
+    return appointment
+
+
+class _Changed(Exception):
+    """The appointment was cancelled or moved by someone else meanwhile (undoes the move)."""
+
+
 def cancel(appointment, actor=None, now=None):
     """Cancel a booked appointment that has not ended yet and free its slots; True if done."""
     now = now or utcnow()
@@ -203,10 +409,19 @@ def cancel(appointment, actor=None, now=None):
     return bool(changed)
 
 
-def bookable_tutors(student):
-    """(center, tutor) pairs a student may book online: tutors of their Virtual Meetings centers."""
-    centers = Center.of(student).where(Center.is_virtual())
-    return [(center, tutor) for center in centers for tutor in center.tutors()]
+def online_choices(student):
+    """(center, tutor, ready) for the booking page: per center, ready tutors first.
+
+    ``ready`` is Join's own rule (``readiness.online_ready``); the others are shown as
+    "not available online" and refused if chosen anyway.
+    """
+    result = []
+    for center in Center.of(student).where(Center.is_virtual()):
+        tutors = list(center.tutors())
+        ready = readiness.online_ready(tutors, center)
+        tutors.sort(key=lambda t: (t.id not in ready, t.name))
+        result.extend((center, t, t.id in ready) for t in tutors)
+    return result
 
 
 def upcoming_for_student(student, now=None, limit=50):

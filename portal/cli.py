@@ -9,7 +9,18 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import accounts, appointments, backup, clock, copydb, daily, doctor, migrate
+from . import (
+    accounts,
+    appointments,
+    availability,
+    backup,
+    clock,
+    copydb,
+    daily,
+    doctor,
+    migrate,
+    readiness,
+)
 from .db import database
 from .health import dashboard, export, runs
 from .health import demo as health_demo
@@ -68,6 +79,9 @@ def load_demo():
     for email, name, role, center_names in DEMO_USERS:
         centers = [accounts.center_by_name(n) for n in center_names]
         created.append(accounts.create_user(email, name, role, DEMO_PASSWORD, centers=centers))
+    # Taylor keeps weekday hours with a lunch break; Jordan is bookable whenever the center is open.
+    weekdays = dict.fromkeys(range(5), "10:00-12:00, 13:00-16:00")
+    availability.set_weekly(User.by_email("tutor@demo.edu"), math, weekdays)
     tutor2 = User.by_email("tutor2@demo.edu")
     # A stale personal-room link, the classic misconfiguration the portal detects.
     accounts.set_connect_link(tutor2, "https://zoom.us/j/5551234567")
@@ -161,10 +175,11 @@ def set_connect_link(email, url):
 @click.argument("tutor_email")
 @click.option("--kind", default="online", show_default=True)
 @click.option("--at", "at", required=True, help="Start, ISO format; naive = center time.")
-@click.option("--minutes", default=30, show_default=True, type=int)
+@click.option("--minutes", default=None, type=int, help="Length; default: the center's slot.")
 @click.option("--center", "center_name", default=None)
 def book(student_email, tutor_email, kind, at, minutes, center_name):
-    """Book an appointment for a student with a tutor."""
+    """Book an appointment for a student with a tutor, inside the center's hours and the
+    tutor's availability (the same rules as the booking page)."""
 
     def go():
         student = appointments.user_or_error(student_email, "student")
@@ -173,6 +188,10 @@ def book(student_email, tutor_email, kind, at, minutes, center_name):
 
     appt = _run(go)
     click.echo(f"Booked appointment {appt.id}: {kind} at {appt.start_at.isoformat()}Z.")
+    if kind == "online":
+        problem = readiness.online_problem(appt.tutor, appt.center)
+        if problem:
+            click.echo(f"Warning: the tutor is not available online right now. {problem}")
 
 
 @portal_cli.command("rotate-keys")

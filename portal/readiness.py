@@ -384,3 +384,68 @@ def _connect_link_row(tutor, connected):
         if is_zoom_link(link)
         else "",
     )
+
+
+# --- ready for online appointments ------------------------------------------------------
+
+NOT_ONLINE = "not available online"
+
+
+def reaches(active, connection_status, connect_link, allow_connect_links):
+    """Join's rule: would a student's Join reach this tutor now (without calling Zoom)?
+
+    Yes for an active tutor whose current Zoom connection is usable (Join sends students
+    to today's Daily Session), or who has no current connection but a usable Connect
+    Link the center allows. A broken connection, or no connection and no allowed Connect
+    Link, is no: Join would send the student nowhere.
+    """
+    from .join import usable_connect_link  # join imports the health checks, which import us
+
+    if not active:
+        return False
+    if connection_status is not None:
+        return connection_status == ZoomConnection.ACTIVE
+    return bool(allow_connect_links and usable_connect_link(connect_link))
+
+
+def online_ready(tutors, center):
+    """The ids of ``tutors`` a student's Join would reach right now (``reaches``)."""
+    tutors = list(tutors)
+    ids = [t.id for t in tutors]
+    if not ids:
+        return set()
+    current = dict(
+        ZoomConnection.select(ZoomConnection.tutor, ZoomConnection.status)
+        .where(ZoomConnection.is_current(), ZoomConnection.tutor.in_(ids))
+        .tuples()
+    )
+    return {
+        t.id
+        for t in tutors
+        if reaches(t.active, current.get(t.id), t.connect_link, center.allow_connect_links)
+    }
+
+
+def target_ready(target):
+    """``reaches`` for a Join target (``portal.join.targets``), from the row already loaded."""
+    return target.tutor_id is not None and reaches(
+        target.tutor_active,
+        target.connection_status,
+        target.connect_link,
+        target.allow_connect_links,
+    )
+
+
+def online_problem(tutor, center):
+    """Why Join would not reach ``tutor`` now (a plain sentence), or None when it would."""
+    if tutor.id in online_ready([tutor], center):
+        return None
+    connection = ZoomConnection.for_tutor(tutor)
+    if connection is not None:
+        why = status_words(connection.status)
+        return f"{tutor.name}'s Zoom connection stopped working: {why}."
+    if tutor.connect_link and not center.allow_connect_links:
+        return (
+            f"{tutor.name} has no Zoom connection, and {center.name} does not allow Connect Links."
+        )
+    return f"{tutor.name} has not connected a Zoom account."

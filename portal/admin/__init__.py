@@ -3,7 +3,7 @@
 One blueprint, ``admin``, gated once: pages under /admin/ and the live board at /live/.
 """
 
-from . import health, joins, live, mail, users
+from . import availability, health, joins, live, mail, users
 from .views import bp
 
-__all__ = ["bp", "health", "joins", "live", "mail", "users"]
+__all__ = ["availability", "bp", "health", "joins", "live", "mail", "users"]

@@ -7,11 +7,11 @@ and a tutor through ``member_or_404``: another center's objects are a 404.
 from flask import abort, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
-from .. import appointments, daily, join, walkins
+from .. import appointments, clock, daily, join, readiness, walkins
 from ..auth.access import center_or_404, member_or_404, visible_centers
 from ..inputs import id_field
 from ..join.export import joins_csv
-from ..models import User
+from ..models import Appointment, User, utcnow
 from ..rendering import render, wants_partial
 from ..validation import ValidationError, clean_day
 from .views import bp
@@ -28,16 +28,23 @@ def _day(center):
         abort(400)
 
 
-def _context(center, day, tutor=None, error=None):
+def _context(center, day, tutor=None, error=None, confirm=None):
     start, end = center.day_bounds(day)
+    tutors = list(center.tutors())
     return {
         "center": center,
         "day": day,
         "today": center.today(),
         "tutor": tutor,
-        "tutors": list(center.tutors()),
+        "tutors": tutors,
+        "ready_ids": readiness.online_ready(tutors, center),
         "appointments": list(appointments.for_day(center, day)),
-        "q": {"center": center, "entries": list(walkins.queue(center)), "error": error},
+        "q": {
+            "center": center,
+            "entries": list(walkins.queue(center)),
+            "error": error,
+            "confirm": confirm,
+        },
         "events": list(join.events(center.id, start, end, tutor.id if tutor else None)),
         "timezone": center.timezone,
         "format_number": daily.format_meeting_number,
@@ -45,6 +52,7 @@ def _context(center, day, tutor=None, error=None):
         "destinations": join.DESTINATIONS,
         "assign": True,
         "show_tutor": tutor is None,
+        "now": utcnow(),
     }
 
 
@@ -113,11 +121,13 @@ def assign_walk_in(center_id):
     """Give a waiting student to a tutor of this center."""
     center = center_or_404(center_id)
     tutor = member_or_404(center, request.form.get("tutor_id", type=id_field))
+    entry_id = request.form.get("entry_id", type=id_field)
+    problem = readiness.online_problem(tutor, center) if tutor.role == User.TUTOR else None
+    if problem and request.form.get("confirm") != "1":
+        return _confirm_not_ready(center, tutor, entry_id, problem)
     error = None
     try:
-        entry = walkins.take(
-            center, tutor, request.form.get("entry_id", type=id_field), actor=current_user
-        )
+        entry = walkins.take(center, tutor, entry_id, actor=current_user)
     except walkins.WalkInError as exc:
         error = str(exc)
     message = (
@@ -133,3 +143,24 @@ def assign_walk_in(center_id):
         )
     flash(error or message, "error" if error else "success")
     return redirect(url_for("admin.center_day", center_id=center.id), 303)
+
+
+def _confirm_not_ready(center, tutor, entry_id, problem):
+    """Assigning a walk-in to a tutor Join won't reach: warn, change nothing, ask again.
+
+    The second, explicit step is a form posting the same choice with ``confirm=1``.
+    """
+    waiting = walkins.queue(center)
+    if entry_id is not None:
+        waiting = waiting.where(Appointment.id == entry_id)
+    entry = waiting.first()
+    confirm = {
+        "tutor": tutor,
+        "entry_id": entry_id,
+        "student": entry.student.name if entry is not None else None,
+        "problem": problem,
+    }
+    context = _context(center, center.today(), confirm=confirm)
+    if wants_partial():
+        return render("admin/joins_day.html", "shared/partials/walkin_queue.html", **context)
+    return render("admin/joins_day.html", centers=list(visible_centers(current_user)), **context)

@@ -57,7 +57,12 @@ def new_center():
 
 
 def _settings_context(center, **extra):
-    return {"center": center, "history": audit.history(center), **extra}
+    return {
+        "center": center,
+        "history": audit.history(center),
+        "slot_choices": accounts.SLOT_CHOICES,
+        **extra,
+    }
 
 
 @bp.route("/admin/centers/<int:center_id>")
@@ -126,6 +131,8 @@ def save_settings(center_id):
         "closes_at": request.form.get("closes_at", ""),
         "waiting_room_limit_minutes": request.form.get("waiting_room_limit_minutes", ""),
     }
+    if "slot_minutes" in request.form:
+        changes["slot_minutes"] = request.form.get("slot_minutes", "")
     try:
         accounts.update_center_settings(center, current_user, **changes)
     except ValidationError as exc:

@@ -7,7 +7,7 @@ date (UNIQUE), one live Zoom connection per tutor and one open finding per key
 One module per part of the domain; every name is importable from here.
 """
 
-from .appointments import Appointment, JoinEvent
+from .appointments import Appointment, Availability, DayOff, JoinEvent
 from .base import APPOINTMENT_KINDS, ROLE_LABELS, ROLES, BaseModel, JSONTextField, utcnow
 from .health import (
     AuditEntry,
@@ -47,6 +47,8 @@ MODELS = [
     MailPreference,
     CalendarFeed,
     ShiftCheck,
+    Availability,
+    DayOff,
     PasswordToken,
 ]
 

@@ -1,6 +1,14 @@
 """Appointments and the Join presses they lead to."""
 
-from peewee import SQL, BigIntegerField, CharField, DateTimeField, ForeignKeyField
+from peewee import (
+    SQL,
+    BigIntegerField,
+    CharField,
+    DateField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+)
 
 from .base import BaseModel, utcnow
 from .people import Center, User
@@ -30,6 +38,8 @@ class Appointment(BaseModel):
     # booked | cancelled | completed | waiting (walk-in queue) | assigned | left
     status = CharField(max_length=20, default="booked")
     note = CharField(max_length=500, null=True)
+    # bumped each time the appointment moves: the calendar invitation's SEQUENCE (0006)
+    sequence = IntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
@@ -40,6 +50,37 @@ Appointment.add_index(
         Appointment.status == Appointment.BOOKED
     )
 )
+
+
+class Availability(BaseModel):
+    """One weekly range a tutor takes appointments at a center (center-local HH:MM).
+
+    A tutor without any range at a center is available during its opening hours.
+    """
+
+    tutor = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    center = ForeignKeyField(Center, backref="+", on_delete="CASCADE")
+    weekday = IntegerField(constraints=[SQL("CHECK (weekday BETWEEN 0 AND 6)")])  # 0 = Monday
+    starts = CharField(max_length=5)
+    ends = CharField(max_length=5)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "tutor_availability"
+        indexes = ((("tutor", "center", "weekday"), False),)
+
+
+class DayOff(BaseModel):
+    """A whole center-local date a tutor takes no appointments at a center."""
+
+    tutor = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    center = ForeignKeyField(Center, backref="+", on_delete="CASCADE")
+    day = DateField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "tutor_day_off"
+        indexes = ((("tutor", "center", "day"), True),)
 
 
 class JoinEvent(BaseModel):

@@ -15,6 +15,7 @@ class Center(BaseModel):
     closes_at = CharField(max_length=5, default="17:00")
     allow_connect_links = BooleanField(default=True)
     waiting_room_limit_minutes = IntegerField(default=5)
+    slot_minutes = IntegerField(default=30)  # booking grid, from opens_at (migration 0006)
     created_at = DateTimeField(default=utcnow)
 
     @classmethod

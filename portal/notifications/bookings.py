@@ -1,8 +1,10 @@
 """The messages an online appointment owes its student and tutor.
 
-``queue_for`` runs inside the booking's or the cancellation's own transaction, so the
-confirmation exists exactly when the appointment does; keys are
-``appointment:<id>:<kind>:user:<recipient>``. Reminders are queued by
+``queue_for`` runs inside the booking's, the move's or the cancellation's own
+transaction, so the confirmation exists exactly when the appointment does; keys are
+``appointment:<id>:<kind>:user:<recipient>``, and ``appointment:<id>:<kind>:<sequence>:
+user:<recipient>`` once the appointment has moved (``Appointment.sequence``), so a moved
+appointment is confirmed (and reminded) again at its new time. Reminders are queued by
 ``portal.notifications.reminders`` when they fall due.
 """
 
@@ -17,12 +19,19 @@ def recipients(appointment):
     return [u for u in (appointment.student_id, appointment.tutor_id) if u is not None]
 
 
+def key_for(appointment, kind, user_id):
+    """The outbox key of this message for the appointment as it is now (its sequence)."""
+    sequence = getattr(appointment, "sequence", 0) or 0
+    moved = f":{sequence}" if sequence and kind != "cancellation" else ""
+    return f"appointment:{appointment.id}:{kind}{moved}:user:{user_id}"
+
+
 def rows_for(appointment, kind, actor=None):
     if appointment.kind != Appointment.ONLINE:
         return []
     return [
         {
-            "key": f"appointment:{appointment.id}:{kind}:user:{user_id}",
+            "key": key_for(appointment, kind, user_id),
             "kind": kind,
             "recipient": user_id,
             "center": appointment.center_id,

@@ -144,7 +144,7 @@ def _invite(ctx, settings, method, cancelled=False):
         summary=summary,
         url=ctx["links"]["main"],
         description=description,
-        sequence=1 if cancelled else 0,
+        sequence=(appointment.sequence or 0) + (1 if cancelled else 0),
         cancelled=cancelled,
     )
     recipient = ctx["recipient"]
@@ -153,11 +153,24 @@ def _invite(ctx, settings, method, cancelled=False):
     )
 
 
+def _current(row, appointment, kind, recipient):
+    """Skip a confirmation or reminder queued before the appointment moved: the one queued
+    for its new time says it instead (so nobody gets two)."""
+    from .bookings import key_for  # bookings → outbox → messages: import when used
+
+    if row.key != key_for(appointment, kind, recipient.id):
+        raise Skip("the appointment moved; the message for its new time replaces this one")
+
+
 def confirmation(app, row, recipient, settings):
     ctx = _appointment_context(app, row, recipient, settings)
     if ctx["appointment"].status == Appointment.CANCELLED:
         raise Skip("the appointment was cancelled before its confirmation went out")
-    if ctx["is_student"]:
+    _current(row, ctx["appointment"], "confirmation", recipient)
+    ctx["moved"] = bool(ctx["appointment"].sequence)
+    if ctx["moved"]:
+        subject = f"Moved: {ctx['what']} with {ctx['other']}, now {ctx['when']}"
+    elif ctx["is_student"]:
         subject = f"Booked: {ctx['what']} with {ctx['other']}, {ctx['when']}"
     else:
         subject = f"New appointment: {ctx['other']}, {ctx['what']}, {ctx['when']}"
@@ -172,6 +185,7 @@ def reminder(app, row, recipient, settings):
         raise Skip("the appointment is no longer booked")
     if appointment.start_at <= utcnow():
         raise Skip("the appointment has already started")
+    _current(row, appointment, "reminder", recipient)
     if not reminders_on(recipient):
         raise Skip("the recipient turned reminders off")
     subject = f"Reminder: {ctx['what']} with {ctx['other']} at {ctx['clock']}"

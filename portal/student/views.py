@@ -7,16 +7,14 @@ their centers): anything else is a 404.
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 
-from .. import appointments, clock, daily, join, walkins
+from .. import appointments, availability, clock, daily, join, readiness, walkins
 from ..auth.access import require_roles
 from ..models import Appointment, Center, User, utcnow
 from ..rendering import render, wants_partial
-from ..validation import ValidationError
+from ..validation import ValidationError, clean_day
 
 bp = Blueprint("student", __name__)
 bp.before_request(require_roles(User.STUDENT))
-
-MINUTE_CHOICES = (15, 30, 45, 60, 90)
 
 
 @bp.context_processor
@@ -53,7 +51,12 @@ def appointment(appointment_id):
     target = join.appointment_target(current_user.id, appointment_id)
     if target is None:
         abort(404)
-    return render("student/appointment.html", t=target, closed=join.closed_reason(target))
+    return render(
+        "student/appointment.html",
+        t=target,
+        closed=join.closed_reason(target),
+        tutor_ready=readiness.target_ready(target),
+    )
 
 
 @bp.route("/student/appointments/<int:appointment_id>/cancel", methods=["POST"])
@@ -76,40 +79,116 @@ def cancel(appointment_id):
     return redirect(url_for("student.appointments_page"), 303)
 
 
-def _book_form():
-    fields = ("tutor", "date", "time", "minutes")
-    form = {k: (request.form.get(k) or "")[:200] for k in fields}
-    form["minutes"] = form["minutes"] or "30"
-    return form
+def form_values(source):
+    fields = ("tutor", "date", "time", "minutes", "slot")
+    return {k: (source.get(k) or "")[:200] for k in fields}
 
 
 def _chosen(choices, value):
-    """The (center, tutor) pair named by a "center:tutor" form value, from the student's choices."""
-    for center, tutor in choices:
+    """The (center, tutor, ready) named by a "center:tutor" form value, from the choices."""
+    for center, tutor, ready in choices:
         if value == f"{center.id}:{tutor.id}":
-            return center, tutor
+            return center, tutor, ready
     raise ValidationError("Choose a tutor from the list.", "tutor")
+
+
+def _day(form, center):
+    """The form's date at the center, or the center's today when none was given."""
+    if not form["date"]:
+        return center.today()
+    try:
+        return clean_day(form["date"])
+    except ValidationError:
+        return None
+
+
+def _lengths(center):
+    slot = center.slot_minutes
+    return [m for m in (slot, 2 * slot, 3 * slot, 4 * slot) if m <= appointments.MAX_MINUTES]
+
+
+def slot_picker(center, tutor, form, ignore=None, current=None):
+    """The free starts the picker offers for the chosen tutor, day and length."""
+    day = _day(form, center)
+    lengths = _lengths(center)
+    try:
+        minutes = int(form["minutes"]) if form["minutes"] else lengths[0]
+    except ValueError:
+        minutes = lengths[0]
+    if minutes not in lengths and ignore is None:
+        minutes = lengths[0]
+    if day is None:
+        return {
+            "center": center,
+            "tutor": tutor,
+            "day": None,
+            "slots": [],
+            "lengths": lengths,
+            "minutes": minutes,
+        }
+    slots = appointments.free_slots(center, tutor, day, minutes, ignore=ignore)
+    if current is not None:
+        slots = [s for s in slots if s != current]
+    return {
+        "center": center,
+        "tutor": tutor,
+        "day": day,
+        "slots": slots,
+        "lengths": lengths,
+        "minutes": minutes,
+        "hours": availability.describe(tutor, center, day),
+        "day_off": availability.is_day_off(tutor, center, day),
+    }
+
+
+def _book_context(form):
+    choices = appointments.online_choices(current_user)
+    context = {"choices": choices, "form": form, "picker": None}
+    if form["tutor"]:
+        try:
+            center, tutor, ready = _chosen(choices, form["tutor"])
+        except ValidationError as exc:
+            context.update(error=str(exc), error_field=exc.field)
+            return context
+        if not ready:
+            problem = readiness.online_problem(tutor, center)
+            context.update(
+                error=f"{tutor.name} is {readiness.NOT_ONLINE} right now: {problem} "
+                "Choose another tutor.",
+                error_field="tutor",
+            )
+            return context
+        context["picker"] = slot_picker(center, tutor, form)
+    return context
 
 
 @bp.route("/student/book", methods=["GET", "POST"])
 def book():
-    """Book an online appointment with a tutor of one of the student's centers."""
-    choices = appointments.bookable_tutors(current_user)
-    form = _book_form()
-    context = {"choices": choices, "form": form, "minute_choices": MINUTE_CHOICES}
+    """Book an online appointment: choose a tutor and a day, then one of the free times.
+
+    Tutors whose Zoom works (Join's rule) come first; the others are shown as "not
+    available online" and refused if posted anyway. Only the free slots inside the
+    center's hours and the tutor's availability are offered, and the service refuses
+    any other time with a plain reason.
+    """
+    source = request.args if request.method == "GET" else request.form
+    form = form_values(source)
+    context = _book_context(form)
     if request.method == "GET":
-        return render("student/book.html", "student/partials/book_form.html", **context)
+        status = 400 if context.get("error") else 200
+        return render("student/book.html", "student/partials/book_form.html", status, **context)
     try:
-        center, tutor = _chosen(choices, form["tutor"])
-        at = appointments.compose_start(form["date"], form["time"])
+        center, tutor, _ready = _chosen(context["choices"], form["tutor"])
+        at = form["slot"] or appointments.compose_start(form["date"], form["time"])
         appt = appointments.book(
             current_user,
             tutor,
             Appointment.ONLINE,
             at,
-            form["minutes"],
+            form["minutes"] or None,
             center.name,
             actor=current_user,
+            require_ready=True,
         )
     except ValidationError as exc:
         context.update(error=str(exc), error_field=exc.field)
@@ -118,6 +197,57 @@ def book():
     target = url_for("student.appointment", appointment_id=appt.id)
     if wants_partial():
         response = render("student/book.html", "student/partials/book_form.html", **context)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)
+
+
+def _own_booked(appointment_id):
+    appt = Appointment.get_or_none(
+        Appointment.id == appointment_id, Appointment.student == current_user.id
+    )
+    if appt is None:
+        abort(404)
+    return appt
+
+
+@bp.route("/student/appointments/<int:appointment_id>/move", methods=["GET", "POST"])
+def reschedule(appointment_id):
+    """Move one of the student's booked appointments to another free time of its tutor."""
+    appt = _own_booked(appointment_id)
+    source = request.args if request.method == "GET" else request.form
+    form = form_values(source)
+    movable = appt.status == Appointment.BOOKED and appt.tutor_id and appt.end_at > utcnow()
+    if not movable:
+        flash("That appointment can no longer be moved.", "error")
+        return redirect(url_for("student.appointment", appointment_id=appt.id), 303)
+    center = appt.center
+    minutes = int((appt.end_at - appt.start_at).total_seconds() // 60)
+    form["minutes"] = str(minutes)
+    if not form["date"]:
+        form["date"] = center.local(appt.start_at).date().isoformat()
+    context = {
+        "appointment": appt,
+        "form": form,
+        "picker": slot_picker(center, appt.tutor, form, ignore=appt, current=appt.start_at),
+        "move_url": url_for("student.reschedule", appointment_id=appt.id),
+    }
+    if request.method == "GET":
+        return render("student/reschedule.html", "shared/partials/reschedule_form.html", **context)
+    try:
+        at = form["slot"] or appointments.compose_start(form["date"], form["time"])
+        appointments.reschedule(appt, at, actor=current_user)
+    except ValidationError as exc:
+        context.update(error=str(exc), error_field=exc.field)
+        return render(
+            "student/reschedule.html", "shared/partials/reschedule_form.html", 400, **context
+        )
+    flash("Appointment moved. A new confirmation is on its way by e-mail.", "success")
+    target = url_for("student.appointment", appointment_id=appt.id)
+    if wants_partial():
+        response = render(
+            "student/reschedule.html", "shared/partials/reschedule_form.html", **context
+        )
         response.headers["HX-Redirect"] = target
         return response
     return redirect(target, 303)
@@ -137,7 +267,18 @@ def _walk_in(center, error=None):
     entry = walkins.current_entry(current_user, center)
     place = walkins.position(entry, center) if entry is not None else None
     waiting = walkins.queue(center).count()
-    return {"center": center, "entry": entry, "place": place, "waiting": waiting, "error": error}
+    tutor_ready = None
+    if entry is not None and entry.tutor_id is not None:
+        # Said only when it is true: Join's own rule for the tutor who took the student.
+        tutor_ready = entry.tutor_id in readiness.online_ready([entry.tutor], center)
+    return {
+        "center": center,
+        "entry": entry,
+        "place": place,
+        "waiting": waiting,
+        "error": error,
+        "tutor_ready": tutor_ready,
+    }
 
 
 def _walk_in_page(center=None, error=None, status=200, message=None):

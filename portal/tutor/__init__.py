@@ -4,7 +4,7 @@ One blueprint, ``tutor``, gated once: pages under /tutor/ and the Zoom OAuth
 round trip under /zoom/ (the redirect URI /zoom/callback is a contract).
 """
 
-from . import connect, live
+from . import availability, connect, live
 from .views import bp
 
-__all__ = ["bp", "connect", "live"]
+__all__ = ["availability", "bp", "connect", "live"]

@@ -14,7 +14,7 @@ from support.zoom import sim_state, simulator_config
 
 from e2e.browser import free_port, log_in, log_out
 from portal.daily import format_meeting_number
-from portal.models import Appointment, DailySession, JoinEvent
+from portal.models import Appointment, Center, DailySession, JoinEvent, User
 
 pytestmark = pytest.mark.browser
 
@@ -55,14 +55,18 @@ def test_student_books_presses_join_and_lands_in_the_daily_session(
     (meeting,) = sim_state(app).meetings_of("licensed")
     log_out(watch)
 
+    # Join must open within minutes, whatever the hour: the center opens all day, 5-minute slots.
+    Center.update(opens_at="00:00", closes_at="23:59", slot_minutes=5).where(
+        Center.id == world["a"].id
+    ).execute()
     log_in(watch, live_server, world["student_a"].email)
     page.click("nav.mainnav >> text=Book")
     page.wait_for_url(f"{live_server}/student/book")
     start = soon_in(world["a"].timezone)
     page.select_option("select[name=tutor]", label="Tom Tutor · Center A")
     page.fill("input[name=date]", start.date().isoformat())
-    page.fill("input[name=time]", start.strftime("%H:%M"))
-    page.select_option("select[name=minutes]", "30")
+    page.click("button:has-text('Show free times')")
+    page.check(f"label.slot:has-text('{start:%H:%M}') input")
     page.click("button:has-text('Book online appointment')")
     page.wait_for_url(f"{live_server}/student/appointments/*")
     appointment = Appointment.get()
@@ -104,6 +108,10 @@ def test_walk_in_page_follows_the_queue_until_a_tutor_takes_the_student(
 ):
     from portal import walkins
 
+    # Join reaches Tom through his Connect Link, so the page may say he is ready.
+    User.update(connect_link="https://meet.example.edu/tom").where(
+        User.id == world["tutor_a"].id
+    ).execute()
     watch = new_page()
     page = watch.page
     log_in(watch, live_server, world["student_a"].email)

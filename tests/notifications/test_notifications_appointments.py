@@ -150,6 +150,9 @@ def test_booking_in_the_browser_enqueues_delivery_and_never_sends_in_the_request
 
     auth = Auth(client)
     auth.as_user(world["student_a"])
+    # Join reaches Tom through his Connect Link, so the page offers him online.
+    world["tutor_a"].connect_link = "https://meet.example.edu/tom"
+    world["tutor_a"].save()
     day = (datetime.datetime.now(NY) + datetime.timedelta(days=2)).date().isoformat()
     form = {"tutor": f"{world['a'].id}:{world['tutor_a'].id}", "date": day, "time": "15:00"}
     response = auth.post("/student/book", form, token_path="/student/book")
@@ -227,3 +230,52 @@ def test_a_name_with_line_breaks_cannot_add_headers(app, smtp, runner, world):
     student_mail = smtp.inbox.to("eve@x.edu")[0]
     assert "Eve Bcc: victim@evil.test X-Injected: yes" in student_mail.to
     assert "you won" in student_mail.subject  # flattened into the one Subject line
+
+
+def test_moving_sends_the_confirmation_again_with_the_same_calendar_event_moved(
+    app, smtp, runner, world
+):
+    from portal import appointments
+
+    stu, tom = world["student_a"], world["tutor_a"]
+    appt = book(stu, tom, days=3, hour=10)
+    send_reminders(runner)
+    (booked,) = smtp.inbox.to(stu.email)
+    smtp.inbox.messages.clear()
+    day = _utc(appt.start_at).astimezone(NY).date()
+    moved = appointments.reschedule(appt, f"{day.isoformat()}T15:30", actor=stu)
+    send_reminders(runner)
+    (student_mail,) = smtp.inbox.to(stu.email)
+    (tutor_mail,) = smtp.inbox.to(tom.email)
+    assert student_mail.subject.startswith("Moved: online tutoring with Tom Tutor, now")
+    assert "has moved to a new time" in student_mail.text and "15:30" in student_mail.text
+    assert "has moved to a new time" in tutor_mail.text
+    for mail in (student_mail, tutor_mail):
+        event = mail.event()
+        assert mail.calendar()["METHOD"] == "REQUEST"
+        assert str(event["UID"]) == str(booked.event()["UID"]) == ics.uid(appt.id, BASE_URL)
+        assert int(event["SEQUENCE"]) == 1 > int(booked.event()["SEQUENCE"])
+        assert event.decoded("DTSTART") == _utc(moved.start_at) != _utc(appt.start_at)
+    smtp.inbox.messages.clear()
+    appointments.cancel(moved, actor=stu)
+    send_reminders(runner)
+    (cancelled,) = smtp.inbox.to(stu.email)
+    assert int(cancelled.event()["SEQUENCE"]) == 2  # above the moved invitation's
+
+
+def test_a_move_before_the_confirmation_went_out_sends_one_message_with_the_new_time(
+    app, smtp, runner, world
+):
+    from portal import appointments
+
+    stu, tom = world["student_a"], world["tutor_a"]
+    appt = book(stu, tom, days=3, hour=10)
+    day = _utc(appt.start_at).astimezone(NY).date()
+    moved = appointments.reschedule(appt, f"{day.isoformat()}T11:00", actor=stu)
+    send_reminders(runner)
+    (student_mail,) = smtp.inbox.to(stu.email)  # the first confirmation was not sent as well
+    assert student_mail.event().decoded("DTSTART") == _utc(moved.start_at)
+    first = OutboxMessage.get(
+        OutboxMessage.key == f"appointment:{appt.id}:confirmation:user:{stu.id}"
+    )
+    assert first.status == "skipped"

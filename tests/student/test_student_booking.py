@@ -8,7 +8,7 @@ from support import make_user
 
 from portal import appointments
 from portal.appointments import AppointmentSlot
-from portal.models import Appointment, Center, utcnow
+from portal.models import Appointment, Center, User, utcnow
 from portal.validation import ValidationError
 
 NY = zoneinfo.ZoneInfo("America/New_York")
@@ -34,6 +34,14 @@ def post_book(auth, data, htmx=False):
     return auth.post("/student/book", data, htmx=htmx, token_path="/student/book")
 
 
+@pytest.fixture(autouse=True)
+def tom_is_reachable_online(world):
+    """Tom has a Connect Link Center A allows, so Join reaches him: he may be booked online."""
+    User.update(connect_link="https://meet.example.edu/tom").where(
+        User.id == world["tutor_a"].id
+    ).execute()
+
+
 def test_booking_page_lists_tutors_of_the_students_virtual_meetings_centers(
     client, login_as, world
 ):
@@ -46,15 +54,15 @@ def test_booking_page_lists_tutors_of_the_students_virtual_meetings_centers(
 
 def test_student_books_and_sees_the_appointment(auth, client, login_as, world):
     login_as("student_a")
-    response = post_book(auth, book_form(world, minutes="45"))
+    response = post_book(auth, book_form(world, minutes="60"))
     assert response.status_code == 303
     appt = Appointment.get()
     assert response.headers["Location"] == f"/student/appointments/{appt.id}"
     assert (appt.kind, appt.status, appt.center_id) == ("online", "booked", world["a"].id)
-    assert (appt.end_at - appt.start_at) == datetime.timedelta(minutes=45)
+    assert (appt.end_at - appt.start_at) == datetime.timedelta(minutes=60)
     local = appt.start_at.replace(tzinfo=datetime.UTC).astimezone(NY)
     assert (local.hour, local.minute) == (14, 0)
-    assert AppointmentSlot.select().where(AppointmentSlot.appointment == appt).count() == 9
+    assert AppointmentSlot.select().where(AppointmentSlot.appointment == appt).count() == 12
     listing = client.get("/student/").get_data(as_text=True)
     assert "Tom Tutor" in listing and "Center A" in listing and "Online" in listing
     assert client.get("/home").get_data(as_text=True).count("Tom Tutor") >= 1
@@ -109,6 +117,7 @@ def test_same_slot_is_refused_by_the_database(auth, client, login_as, world):
     ],
 )
 def test_overlapping_slots_are_refused(auth, login_as, world, first, second, refused):
+    Center.update(slot_minutes=15).where(Center.id == world["a"].id).execute()  # 13:45 on the grid
     login_as("student_a")
     h, m, minutes = first
     assert post_book(auth, book_form(world, hour=h, minute=m, minutes=minutes)).status_code == 303

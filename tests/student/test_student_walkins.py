@@ -7,7 +7,7 @@ import pytest
 from support import Auth, make_user
 
 from portal import walkins
-from portal.models import Appointment, DailySession, JoinEvent, ZoomConnection
+from portal.models import Appointment, AuditEntry, DailySession, JoinEvent, User, ZoomConnection
 from portal.walkins import WalkInError
 
 JOIN_URL = "https://us05web.zoom.us/j/85746065432?pwd=s3cret"
@@ -20,6 +20,12 @@ def people(app, world):
     """Center A gets a second tutor and a second student; each person has their own browser."""
     world["tutor_a2"] = make_user("tutor2.a@x.edu", "tutor", [world["a"]], name="Ted Tutor")
     world["student_a2"] = make_user("student2.a@x.edu", "student", [world["a"]], name="Sal Student")
+    # Join reaches both tutors (a Connect Link Center A allows); tests of tutors it
+    # doesn't reach take the links away.
+    for key in ("tutor_a", "tutor_a2"):
+        User.update(connect_link=f"https://meet.example.edu/{key}").where(
+            User.id == world[key].id
+        ).execute()
 
     def browser(key):
         client = app.test_client()
@@ -289,3 +295,74 @@ def test_admin_assigns_the_next_student(people):
     first = Appointment.get(Appointment.student == w["student_a"].id)
     assert (first.status, first.tutor_id) == ("assigned", w["tutor_a2"].id)
     assert Appointment.get(Appointment.student == w["student_a2"].id).status == "waiting"
+
+
+# --- tutors Join would not reach -------------------------------------------------------------
+
+
+def _unreachable(w, key="tutor_a2"):
+    """The tutor's Zoom connection stopped working: Join would send students nowhere."""
+    ZoomConnection.create(
+        tutor=w[key], zoom_user_id=f"zu-{key}", email=f"{key}@x.edu", status="needs_reauth"
+    )
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_admin_assigning_to_a_not_ready_tutor_is_warned_and_must_confirm(people, htmx):
+    w = people
+    _unreachable(w)
+    _, s1_auth = w["browser"]("student_a")
+    join_queue(s1_auth, w)
+    entry = Appointment.get()
+    admin, admin_auth = w["browser"]("admin_a")
+    day = admin.get(f"/admin/centers/{w['a'].id}/day").get_data(as_text=True)
+    assert (
+        "Ted Tutor (not available online)" in day and "Tom Tutor (not available online)" not in day
+    )
+    path = f"/admin/centers/{w['a'].id}/walk-ins/assign"
+    choice = {"entry_id": entry.id, "tutor_id": w["tutor_a2"].id}
+    first = admin_auth.post(path, choice, htmx=htmx, token_path="/admin/centers")
+    html = first.get_data(as_text=True)
+    assert first.status_code == 200
+    assert "Ted Tutor is not available online" in html and "stopped working" in html
+    assert "Assign to Ted Tutor anyway" in html and 'name="confirm" value="1"' in html
+    assert Appointment.get_by_id(entry.id).status == "waiting"  # nothing changed yet
+    assert not AuditEntry.select().where(AuditEntry.action == "walk_in.assign").exists()
+    confirmed = admin_auth.post(
+        path, {**choice, "confirm": "1"}, htmx=htmx, token_path="/admin/centers"
+    )
+    assert confirmed.status_code == (200 if htmx else 303)
+    taken = Appointment.get_by_id(entry.id)
+    assert (taken.status, taken.tutor_id) == ("assigned", w["tutor_a2"].id)
+    assert AuditEntry.select().where(AuditEntry.action == "walk_in.assign").count() == 1
+
+
+def test_assigning_the_next_student_to_a_not_ready_tutor_names_them_in_the_warning(people):
+    w = people
+    _unreachable(w)
+    _, s1_auth = w["browser"]("student_a")
+    join_queue(s1_auth, w)
+    _, admin_auth = w["browser"]("admin_a")
+    path = f"/admin/centers/{w['a'].id}/walk-ins/assign"
+    html = admin_auth.post(
+        path, {"tutor_id": w["tutor_a2"].id}, token_path="/admin/centers"
+    ).get_data(as_text=True)
+    assert "If you assign Stu Student anyway" in html
+    assert Appointment.get().status == "waiting"
+    ready = admin_auth.post(path, {"tutor_id": w["tutor_a"].id}, token_path="/admin/centers")
+    assert ready.status_code == 303  # a tutor Join reaches: no second step
+    assert Appointment.get().tutor_id == w["tutor_a"].id
+
+
+def test_student_is_not_told_the_tutor_is_ready_when_join_would_not_reach_them(people):
+    w = people
+    _unreachable(w, "tutor_a")
+    s1, s1_auth = w["browser"]("student_a")
+    join_queue(s1_auth, w)
+    _, t1_auth = w["browser"]("tutor_a")
+    assert take(t1_auth, w).status_code == 303
+    html = status(s1, w)
+    assert "Your tutor is ready" not in html
+    assert "Tom Tutor took you from the queue, but their online room isn't working" in html
+    ZoomConnection.update(status="active").where(ZoomConnection.tutor == w["tutor_a"].id).execute()
+    assert "Your tutor is ready — Join" in status(s1, w)

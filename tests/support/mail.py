@@ -11,7 +11,7 @@ import icalendar
 from aiosmtpd.controller import Controller
 
 from portal import appointments
-from portal.models import utcnow
+from portal.models import Center, utcnow
 
 BASE_URL = "https://portal.example.edu"
 SENDER = "Virtual Meetings Portal <portal@example.edu>"
@@ -123,14 +123,28 @@ def mail_config(app_config, server, **extra):
 
 
 def book(student, tutor, minutes_from_now=None, days=2, hour=14, length=30):
-    """Book an online appointment (naive times are the center's local time)."""
+    """Book an online appointment (naive times are the center's local time).
+
+    ``minutes_from_now`` books soon, whatever the hour: the center opens all day with
+    5-minute slots and the start is rounded up to the next 5 minutes, so the booking
+    goes through the same rules as the pages (``appointments.book``).
+    """
+    center = appointments.shared_center(student, tutor)
     if minutes_from_now is not None:
         start = (utcnow() + datetime.timedelta(minutes=minutes_from_now)).replace(
-            tzinfo=datetime.UTC
+            second=0, microsecond=0
         )
-        at = start.isoformat()
+        start += datetime.timedelta(minutes=-start.minute % 5)
+        end = start + datetime.timedelta(minutes=length)
+        if center.local(start).date() != center.local(end - datetime.timedelta(minutes=1)).date():
+            # Across the center's midnight no opening hours can hold it: make the row the
+            # way the service does, without the hours (the mail tests don't test them).
+            return appointments._hold(student, tutor, center, "online", start, end, None)
+        Center.update(opens_at="00:00", closes_at="23:59", slot_minutes=5).where(
+            Center.id == center.id
+        ).execute()
+        at = start.replace(tzinfo=datetime.UTC).isoformat()
     else:
-        center = appointments.shared_center(student, tutor)
         zone = zoneinfo.ZoneInfo(center.timezone)
         day = (datetime.datetime.now(zone) + datetime.timedelta(days=days)).date()
         at = f"{day.isoformat()}T{hour:02d}:00"

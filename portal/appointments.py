@@ -17,7 +17,7 @@ import re
 
 from peewee import JOIN, DateTimeField, ForeignKeyField, IntegrityError
 
-from . import audit, availability, readiness
+from . import audit, availability, readiness, timefmt
 from .clock import to_local, to_utc
 from .db import write_tx
 from .models import (
@@ -68,7 +68,8 @@ def parse_start(value, timezone):
         wall = to_local(utc, timezone).replace(tzinfo=None)
         if wall != moment.replace(second=0, microsecond=0):
             raise ValidationError(
-                f"{moment:%H:%M} does not exist on {moment:%d %B %Y} in {timezone}: the "
+                f"{moment.hour:02d}:{moment.minute:02d} does not exist on "
+                f"{timefmt.day(moment.date(), 'full')} in {timezone}: the "
                 "clocks skip it. Choose another time.",
                 "at",
             )
@@ -133,8 +134,8 @@ def slot_starts(start, end):
     return slots
 
 
-def _clock(moment, center):
-    return f"{to_local(moment, center.timezone):%H:%M}"
+def _times(start, end, center):
+    return timefmt.span(start, end, center.timezone, "time", viewer=None)
 
 
 def check_time(center, tutor, start, minutes, now=None):
@@ -160,21 +161,21 @@ def check_time(center, tutor, start, minutes, now=None):
     if start < opens or end > closes:
         raise ValidationError(
             f"{center.name} is open {center.opens_at}–{center.closes_at} ({zone}); "
-            f"{_clock(start, center)}–{_clock(end, center)} is outside those hours; "
+            f"{_times(start, end, center)} is outside those hours; "
             "choose a time inside them.",
             "at",
         )
     if availability.is_day_off(tutor, center, day):
         raise ValidationError(
-            f"{tutor.name} is not taking appointments on {day:%A} {day.day} {day:%B}; "
+            f"{tutor.name} is not taking appointments on {timefmt.day(day, 'full')}; "
             "choose another day or another tutor.",
             "at",
         )
     if not any(a <= start and end <= b for a, b in availability.windows(tutor, center, day)):
         raise ValidationError(
-            f"{tutor.name} takes appointments on {day:%A}s "
+            f"{tutor.name} takes appointments on {timefmt.day(day, 'weekday')}s "
             f"{availability.describe(tutor, center, day)} ({zone}); "
-            f"{_clock(start, center)}–{_clock(end, center)} is outside that; "
+            f"{_times(start, end, center)} is outside that; "
             "choose a time inside those hours or another tutor.",
             "at",
         )

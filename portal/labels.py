@@ -9,6 +9,7 @@ import datetime
 
 from peewee import fn
 
+from . import timefmt
 from .audit import action_label
 from .models import ROLE_LABELS, JoinEvent, TutorDevice, User
 from .readiness import status_words
@@ -273,7 +274,7 @@ def _iso_time(value):
         return str(value)
     if moment.tzinfo is not None:
         moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
-    return moment.strftime("%d %b %Y %H:%M") + " UTC"
+    return timefmt.when(moment)
 
 
 def field_value(key, value, names=None, action=""):

@@ -36,7 +36,13 @@ _TIME_FORMATS = {"time": "short", "seconds": "medium"}
 # CLDR puts a narrow no-break space before AM/PM and thin spaces around a range's dash;
 # plain spaces read the same and survive every e-mail client and search.
 _PLAIN = str.maketrans({"\u202f": " ", "\u2009": " ", "\u00a0": " "})
-_DAY_SKELETONS = {"short": "MMMEd", "medium": "yMMMEd", "full": None, "numeric": "yMMMd"}
+_DAY_SKELETONS = {
+    "short": "MMMEd",
+    "medium": "yMMMEd",
+    "full": None,
+    "numeric": "yMMMd",
+    "weekday": None,
+}
 
 
 def locale():
@@ -170,15 +176,30 @@ def _span(start, end, timezone, style, where):
 
 def day(value, style="medium"):
     """A calendar date (no zone: it is already a center's day): "Tue, Dec 1, 2026";
-    style "short" (no year), "full" ("Tuesday, December 1, 2026") or "numeric"."""
+    style "short" (no year), "full" ("Tuesday, December 1, 2026"), "numeric" or "weekday"
+    ("Tuesday")."""
     if value is None:
         return ""
     if isinstance(value, datetime.datetime):
         value = value.date()
     skeleton = _DAY_SKELETONS.get(style, "yMMMEd")
     if skeleton is None:
-        return format_date(value, "full", locale=locale()).translate(_PLAIN)
+        pattern = "EEEE" if style == "weekday" else "full"
+        return format_date(value, pattern, locale=locale()).translate(_PLAIN)
     return format_skeleton(skeleton, value, locale=locale()).translate(_PLAIN)
+
+
+def clock_time(moment, timezone):
+    """Only the wall-clock time, "3:10 PM", for a grid of times whose zone is said once
+    beside it (``abbreviation``); everywhere else use ``when``."""
+    if moment is None:
+        return ""
+    return _clock(_aware(moment, timezone), "time", locale()).translate(_PLAIN)
+
+
+def zone_abbreviation(moment, timezone):
+    """The zone's short name at ``moment`` there: "EST" or "EDT"."""
+    return abbreviation(_aware(moment, timezone))
 
 
 def zone_label(timezone):
@@ -289,5 +310,12 @@ def suggest_zone(text):
 
 def install(app):
     """Make the formatters template filters and globals (``|when``, ``|span``, ``|day``)."""
-    app.jinja_env.filters.update(when=when, span=span, day=day, zone_label=zone_label)
+    app.jinja_env.filters.update(
+        when=when,
+        span=span,
+        day=day,
+        zone_label=zone_label,
+        clock_time=clock_time,
+        zone_abbreviation=zone_abbreviation,
+    )
     app.jinja_env.globals.update(zone_options=zone_options, zone_label=zone_label)

@@ -7,7 +7,7 @@ and a tutor through ``member_or_404``: another center's objects are a 404.
 from flask import abort, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
 
-from .. import appointments, clock, daily, join, readiness, walkins
+from .. import appointments, daily, join, readiness, walkins
 from ..auth.access import center_or_404, member_or_404, visible_centers
 from ..inputs import id_field
 from ..join.export import joins_csv

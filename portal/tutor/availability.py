@@ -8,7 +8,7 @@ Both render ``shared/partials/availability.html`` through ``page`` and ``apply``
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 
-from .. import availability
+from .. import availability, timefmt
 from ..inputs import id_field
 from ..models import Center
 from ..rendering import render, wants_partial
@@ -37,7 +37,7 @@ def apply(action, template, tutor, center, urls, back):
             day = availability.add_day_off(
                 tutor, center, request.form.get("day", ""), actor=current_user
             )
-            message = f"Day off added: {day:%A %d %B %Y}."
+            message = f"Day off added: {timefmt.day(day, 'full')}."
         else:
             day_off_id = request.view_args.get("day_off_id")
             if not availability.remove_day_off(tutor, center, day_off_id, actor=current_user):

@@ -292,7 +292,6 @@ def today_appointments(center_id):
         c=center,
         days={center.id: day},
         appointments={center.id: list(appointments.for_day(center, day, current_user))},
-        local=clock.to_local,
     )
 
 

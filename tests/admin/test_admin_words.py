@@ -81,7 +81,7 @@ ENTRIES = [
         },
         [
             "Kind</span>: <ins>Virtual walk-in</ins>",
-            "Starts</span>: <ins>02 May 2031 14:30 UTC</ins>",
+            "Starts</span>: <ins>Fri, May 2, 2031, 10:30 AM EDT</ins>",
         ],
     ),
     (

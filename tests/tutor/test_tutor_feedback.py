@@ -8,7 +8,7 @@ import pytest
 from support import Auth, make_user
 
 from portal import join, walkins
-from portal.models import Appointment, JoinEvent, TutorDevice, utcnow
+from portal.models import Appointment, JoinEvent, TutorDevice, User, utcnow
 
 
 @pytest.fixture
@@ -79,6 +79,10 @@ def test_a_refused_take_says_why_and_no_success(people):
 
 def test_admin_assign_says_who_went_to_whom(people):
     w = people
+    # Join reaches Tom through a Connect Link Center A allows, so no "not ready" warning.
+    User.update(connect_link="https://meet.example.edu/tom").where(
+        User.id == w["tutor_a"].id
+    ).execute()
     walkins.join_queue(w["student_a"], w["a"])
     _, admin = w["browser"]("admin_a")
     html = admin.post(

@@ -299,17 +299,29 @@ def redis_problem(url):
     return None
 
 
-def ensure_database(server_url, name, fresh=False):
-    """Create the database ``name`` unless it exists (``fresh``: drop it first); its URL."""
+def drop_database(server_url, name):
+    """Drop the database ``name`` if it exists, closing its connections."""
     from psycopg2 import sql
 
     conn = _admin_connection(server_url)
     try:
         with conn.cursor() as cur:
-            if fresh:
-                cur.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
+            cur.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+    finally:
+        conn.close()
+
+
+def ensure_database(server_url, name, fresh=False):
+    """Create the database ``name`` unless it exists (``fresh``: drop it first); its URL."""
+    from psycopg2 import sql
+
+    if fresh:
+        drop_database(server_url, name)
+    conn = _admin_connection(server_url)
+    try:
+        with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
             if cur.fetchone() is None:
                 cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -340,6 +352,7 @@ class Cluster:
         redis_url,
         *,
         first_port=FIRST_PORT,
+        ports=None,
         servers=2,
         consumers=2,
         server_workers=2,
@@ -350,9 +363,10 @@ class Cluster:
     ):
         os.makedirs(folder, exist_ok=True)
         self.folder = folder
-        self.ports = [first_port + n for n in range(servers)]
+        # ``ports``: the servers' then Zoom's; else consecutive ones from ``first_port``.
+        ports = list(ports or range(first_port, first_port + servers + 1))
+        self.ports, self.zoom_port = ports[:servers], ports[servers]
         self.urls = [f"http://127.0.0.1:{port}" for port in self.ports]
-        self.zoom_port = first_port + servers
         self.zoom_url = f"http://127.0.0.1:{self.zoom_port}"
         self.redis_url = redis_url
         self.consumer_count = consumers

@@ -1,0 +1,268 @@
+"""Two portal servers and two job consumers on one PostgreSQL and one Redis (issue 16).
+
+What a center that outgrew one machine must be able to count on: a tutor connected on one
+server is the same tutor on the other, work queued anywhere is done once, Zoom sees one
+meeting per tutor-day and one token call per expiry. Nothing here asserts a time; where a
+consumer or a background writer finishes later, the test waits for the rows, then counts.
+"""
+
+import ast
+import datetime
+import threading
+import time
+from urllib.parse import parse_qs, urlsplit
+
+from e2e.deployed.test_connect import book_now
+from support import make_user
+from support.visitor import Visitor
+from support.webhooks import HOST_ID, MEETING_ID, compact, participant, signed_headers
+
+from portal import daily
+from portal import db as dbmod
+from portal.daily import format_meeting_number
+from portal.enqueue import huey_for
+from portal.models import (
+    DailySession,
+    JoinEvent,
+    MeetingParticipant,
+    PresenceEvent,
+    WebhookDelivery,
+    ZoomConnection,
+    utcnow,
+)
+from portal.zoom.tokens import store_new_connection
+from portal.zoom.wiring import gateway
+
+WAIT = 90  # seconds a consumer or background writer may take before the test gives up
+
+
+def eventually(read, done, what):
+    """Read until done(value) holds; fail naming what did not happen."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        with dbmod.database.connection_context():
+            value = read()
+        if done(value) or time.monotonic() > deadline:
+            assert done(value), f"{what}: still {value!r}"
+            return value
+        time.sleep(0.2)
+
+
+def connect_through(cluster, visitor, base, user_key):
+    """Authorize on ``base``, sign in at the simulator as ``user_key``, and let the panel
+    prepare today's Daily Session as its htmx form does on load; the panel's HTML."""
+    answer = visitor.post_form(base, "/zoom/connect", token_path="/tutor/preferences")
+    assert answer.status == 303, answer.text[:500]
+    authorize = answer.location
+    assert authorize.startswith(f"{cluster.zoom_url}/oauth/authorize?")
+    assert visitor.get(authorize).status == 200  # Zoom's sign-in page
+    params = {k: v[0] for k, v in parse_qs(urlsplit(authorize).query).items()}
+    params.update(user_id=cluster.zoom.user(user_key).id, action="approve")
+    back = visitor.post(f"{cluster.zoom_url}/oauth/authorize", params, same_origin=False)
+    assert back.status == 302 and back.location.startswith(f"{base}/zoom/callback?")
+    done = visitor.get(back.location)
+    assert done.status == 303 and done.location.endswith("/tutor/preferences"), done.text[:500]
+    page = visitor.get(f"{base}/tutor/preferences")
+    assert page.status == 200 and 'hx-post="/tutor/daily-session"' in page.text
+    panel = visitor.post_form(
+        base, "/tutor/daily-session", token_path="/tutor/preferences", htmx=True
+    )
+    assert panel.status == 200, panel.text[:500]
+    return page.text + panel.text
+
+
+def seed_connected(cluster, app, world, count):
+    """``count`` tutors of Center A, each connected to a Zoom user (and account) of its own."""
+    zoom = cluster.zoom
+    settings = gateway(app).settings
+    tutors = []
+    for n in range(count):
+        key = f"cluster{n}"
+        user = zoom.add_user(key, f"{key}@zoom.test", "Cal", f"Cluster {n}")
+        tutor = make_user(f"{key}@x.edu", "tutor", [world["a"]], name=f"Cal Cluster {n}")
+        with zoom.lock:
+            grant = zoom._new_grant(user.id, zoom.config.granted_scopes())
+        profile = user.to_json(zoom.now(), zoom.config.meeting_url_base)
+        store_new_connection(tutor, profile, zoom.token_response(grant), settings)
+        tutors.append((tutor, key))
+    return tutors
+
+
+class TokenCalls:
+    """Counts POST /oauth/token at the simulator (WSGI middleware, for one test)."""
+
+    def __init__(self, sim_app):
+        self.sim_app = sim_app
+        self.inner = sim_app.wsgi_app
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if environ["REQUEST_METHOD"] == "POST" and environ.get("PATH_INFO") == "/oauth/token":
+            with self.lock:
+                self.count += 1
+        return self.inner(environ, start_response)
+
+    def __enter__(self):
+        self.sim_app.wsgi_app = self
+        return self
+
+    def __exit__(self, *exc):
+        self.sim_app.wsgi_app = self.inner
+
+
+def at_once(calls):
+    """Run the calls in threads released together; their results in order."""
+    gate = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+    errors = []
+
+    def run(n, call):
+        gate.wait()
+        try:
+            results[n] = call()
+        except Exception as exc:  # noqa: BLE001 - re-raised below in the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n, c)) for n, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors[0]
+    return results
+
+
+def test_connected_on_server_a_joined_on_server_b_same_daily_session(cluster, world):
+    a, b = cluster.urls
+    tutor, student = world["tutor_a"], world["student_a"]
+    tom = Visitor()
+    tom.log_in(a, tutor.email)
+    panel = connect_through(cluster, tom, a, "licensed")
+    assert "is connected" in panel
+    (meeting,) = cluster.zoom.meetings_of("licensed")
+    assert format_meeting_number(meeting.id) in panel
+
+    appointment = book_now(world, tutor)
+    stu = Visitor()
+    stu.log_in(b, student.email)
+    join = stu.get(f"{b}/join/appointment/{appointment.id}")
+    assert join.status == 303, join.text[:500]
+    assert join.location.startswith(f"{cluster.zoom_url}/j/{meeting.id}?")
+    assert stu.get(join.location).status == 200  # Zoom's page for that very meeting
+
+    (session,) = DailySession.select().where(DailySession.tutor == tutor)
+    assert session.zoom_meeting_id == meeting.id
+    (event,) = eventually(lambda: list(JoinEvent.select()), len, "the Join was not recorded")
+    assert (event.student_id, event.meeting_id) == (student.id, meeting.id)
+    assert event.destination == JoinEvent.DAILY_SESSION
+    assert len(cluster.zoom.meetings_of("licensed")) == 1  # server B made no second one
+
+
+def test_webhook_deliveries_duplicated_across_servers_are_applied_once(cluster, world):
+    tutor, center = world["tutor_a"], world["a"]
+    ZoomConnection.create(tutor=tutor, zoom_user_id=HOST_ID, email="tom@zoom.example")
+    DailySession.create(
+        tutor=tutor,
+        center=center,
+        date=daily.center_today(center),
+        status="scheduled",
+        zoom_meeting_id=MEETING_ID,
+        host_id=HOST_ID,
+        join_url=f"https://zoom.us/j/{MEETING_ID}",
+    )
+    secret = cluster.env["ZOOM_WEBHOOK_SECRET_TOKEN"]
+    at = utcnow().replace(microsecond=0)
+    events = [
+        participant("waiting", at + datetime.timedelta(seconds=n), pid=f"p-{n}", name=f"Stu {n}")
+        for n in range(4)
+    ]
+
+    def deliver(base, event):
+        body = compact(event)
+        headers = signed_headers(body, secret)
+        return Visitor().request("POST", f"{base}/webhooks/zoom", body, headers)
+
+    # Each event four times, twice to each server, all at the same moment.
+    calls = [
+        (lambda base=base, event=event: deliver(base, event))
+        for event in events
+        for base in cluster.urls * 2
+    ]
+    answers = at_once(calls)
+    assert [a.status for a in answers] == [200] * len(calls)
+    for n in range(len(events)):
+        said = sorted(a.text for a in answers[4 * n : 4 * n + 4])
+        assert sum('"received"' in s for s in said) == 1, said
+        assert sum('"duplicate"' in s for s in said) == 3, said
+
+    rows = eventually(
+        lambda: list(WebhookDelivery.select()),
+        lambda rows: len(rows) == len(events) and all(r.status != "new" for r in rows),
+        "the consumers did not process every delivery",
+    )
+    assert {r.status for r in rows} == {WebhookDelivery.DONE}
+    assert PresenceEvent.select().count() == len(events)
+    names = sorted(p.name for p in MeetingParticipant.select())
+    assert names == [f"Stu {n}" for n in range(4)]
+
+
+def test_one_expired_token_refreshed_from_both_servers_costs_one_token_call(cluster, world):
+    a, b = cluster.urls
+    tutor = world["tutor_a"]
+    tom = Visitor()
+    tom.log_in(a, tutor.email)
+    connect_through(cluster, tom, a, "licensed")
+    (session,) = DailySession.select().where(DailySession.tutor == tutor)
+    old = ZoomConnection.for_tutor(tutor)
+    cluster.zoom.expire_access_tokens("licensed")
+    ZoomConnection.update(expires_at=utcnow() - datetime.timedelta(minutes=1)).where(
+        ZoomConnection.id == old.id
+    ).execute()
+
+    start = f"/tutor/sessions/{session.id}/start"
+    with TokenCalls(cluster.simulator.app) as token_calls:
+        answers = at_once([(lambda base=base: tom.get(base + start)) for base in (a, b) * 3])
+    for answer in answers:
+        assert answer.status == 303, answer.text[:500]
+        assert answer.location.startswith(f"{cluster.zoom_url}/s/{session.zoom_meeting_id}?")
+    assert token_calls.count == 1
+    fresh = ZoomConnection.get_by_id(old.id)
+    assert fresh.status == "active"
+    assert fresh.expires_at > utcnow()
+    assert fresh.refresh_token_enc != old.refresh_token_enc  # rotated once, and kept
+
+
+def test_four_provisioning_runs_over_both_consumers_make_one_meeting_per_tutor_day(
+    cluster, app, world
+):
+    tutors = seed_connected(cluster, app, world, 6)
+    cluster.zoom.set_latency(0.2)  # each run outlasts the start of the others: 4 workers busy
+    task = huey_for(app).portal_tasks["provision_daily_sessions"]
+    offsets = {name: len(cluster.log_text(name)) for name in cluster.consumer_names()}
+    for _ in range(4):
+        task()  # huey keeps no result of a periodic task: each run logs its report
+
+    def reports():
+        return {
+            name: [
+                ast.literal_eval(line.split("provisioned: ", 1)[1])
+                for line in cluster.log_text(name)[offset:].splitlines()
+                if "provisioned: " in line
+            ]
+            for name, offset in offsets.items()
+        }
+
+    done = eventually(reports, lambda r: sum(map(len, r.values())) == 4, "4 runs did not end")
+    for name, runs in done.items():  # both consumers took a share of the runs
+        assert runs, f"{name} ran no provisioning"
+    runs = [report for runs in done.values() for report in runs]
+    assert sum(report["created"] for report in runs) == len(tutors)
+    assert sum(report["failed"] for report in runs) == 0
+
+    day = daily.center_today(world["a"])
+    for tutor, key in tutors:
+        made = [m for m in cluster.zoom.meetings_of(key) if daily.marker(tutor.id, day) in m.agenda]
+        assert len(made) == 1, f"{tutor.email}: {len(made)} meetings for one day"
+        (session,) = DailySession.select().where(DailySession.tutor == tutor)
+        assert session.zoom_meeting_id == made[0].id and session.status in daily.READY

@@ -45,6 +45,10 @@ class Config:
     ZOOM_WEBHOOK_SECRET_TOKEN = ""
     TOKEN_ENCRYPTION_KEYS = ""
     HUEY_REDIS_URL = ""
+    # Shared state of several processes (the Zoom rate budget per account): this Redis,
+    # else HUEY_REDIS_URL's; neither = each process keeps its own. Keys start with the prefix.
+    REDIS_URL = ""
+    REDIS_KEY_PREFIX = "vmp:"
     # Mount the built-in Zoom simulator: by default in development when no real client id
     # is set; outside development only when asked for (ZOOM_SIMULATOR=1, a demo).
     ZOOM_SIMULATOR = None
@@ -113,6 +117,8 @@ class Config:
             "ZOOM_WEBHOOK_SECRET_TOKEN",
             "TOKEN_ENCRYPTION_KEYS",
             "HUEY_REDIS_URL",
+            "REDIS_URL",
+            "REDIS_KEY_PREFIX",
             "ZOOM_SIM_BASE_URL",
             "WEBHOOK_PROCESSING",
             "INSTANCE_PATH",

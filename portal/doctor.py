@@ -44,6 +44,7 @@ def run_checks(app, environ=None):
         ("DATABASE_URL", lambda: check_database(app)),
         ("SQLite", lambda: check_sqlite_version(app)),
         ("HUEY_REDIS_URL", lambda: check_job_queue(app)),
+        ("REDIS_URL", lambda: check_shared_state(app)),
         ("ZOOM_SIMULATOR", lambda: check_simulator(app)),
         ("TRUSTED_PROXIES", lambda: check_trusted_proxies(app, environ)),
         ("start-up", lambda: check_start_up(app)),
@@ -264,7 +265,7 @@ def check_job_queue(app):
     return [_writable_folder(app.instance_path)]
 
 
-def _ping_redis(url):
+def _ping_redis(url, name="HUEY_REDIS_URL", purpose=""):
     where = urlsplit(url).netloc.rpartition("@")[2] or _safe_url(url)
     try:
         client = redis.Redis.from_url(
@@ -273,17 +274,39 @@ def _ping_redis(url):
             socket_timeout=REDIS_TIMEOUT_SECONDS,
         )
     except ValueError:
-        return False, f"HUEY_REDIS_URL must look like redis://host:6379/0, not {_safe_url(url)!r}"
+        return False, f"{name} must look like redis://host:6379/0, not {_safe_url(url)!r}"
     try:
         client.ping()
     except redis.RedisError as exc:
         return False, (
-            f"HUEY_REDIS_URL: no Redis answers at {where} ({type(exc).__name__}): "
+            f"{name}: no Redis answers at {where} ({type(exc).__name__}): "
             "start Redis or fix the URL"
         )
     finally:
         client.close()
-    return True, f"HUEY_REDIS_URL: Redis at {where} answers PING"
+    return True, f"{name}: Redis at {where} answers PING{purpose}"
+
+
+def check_shared_state(app):
+    """REDIS_URL (else HUEY_REDIS_URL): where processes share the Zoom rate budget."""
+    url = (app.config.get("REDIS_URL") or "").strip()
+    if url:
+        return [_ping_redis(url, "REDIS_URL", ": every process shares the Zoom rate budget")]
+    if (app.config.get("HUEY_REDIS_URL") or "").strip():
+        return [
+            (
+                True,
+                "REDIS_URL is not set: the Zoom rate budget is shared through "
+                "HUEY_REDIS_URL's Redis",
+            )
+        ]
+    return [
+        (
+            True,
+            "REDIS_URL is not set: each process keeps its own Zoom rate budget "
+            "(set it, or HUEY_REDIS_URL, before running job consumers on several hosts)",
+        )
+    ]
 
 
 def _writable_folder(path):

@@ -32,6 +32,7 @@ def app_config(app_config):
         "ZOOM_API_BASE_URL": "https://api.zoom.us/v2",
         "ZOOM_WEBHOOK_SECRET_TOKEN": "webhook-secret-token",
         "HUEY_REDIS_URL": "",
+        "REDIS_URL": "",
         "SESSION_COOKIE_SECURE": True,
     }
 
@@ -69,6 +70,8 @@ def test_good_configuration_passes_with_every_line_ok(app, runner):
         "ok   ZOOM_WEBHOOK_SECRET_TOKEN is set",
         f"ok   DATABASE_URL: all {len(migrate.status())} migrations applied",
         queue_line(app),
+        "ok   REDIS_URL is not set: each process keeps its own Zoom rate budget "
+        "(set it, or HUEY_REDIS_URL, before running job consumers on several hosts)",
         "ok   ZOOM_SIMULATOR is off",
         "ok   TRUSTED_PROXIES is 0: X-Forwarded-* headers are not trusted",
         "ok   the production start-up check passes",
@@ -126,6 +129,15 @@ BROKEN = [
         {"HUEY_REDIS_URL": "redis://127.0.0.1:1/0"},
         "FAIL HUEY_REDIS_URL: no Redis answers at 127.0.0.1:1 (ConnectionError): "
         "start Redis or fix the URL",
+    ),
+    (
+        {"REDIS_URL": "redis://:secret-password@127.0.0.1:1/0"},
+        "FAIL REDIS_URL: no Redis answers at 127.0.0.1:1 (ConnectionError): "
+        "start Redis or fix the URL",
+    ),
+    (
+        {"REDIS_URL": "http://127.0.0.1:6379/0"},
+        "FAIL REDIS_URL must look like redis://host:6379/0, not 'http://127.0.0.1:6379/0'",
     ),
 ]
 
@@ -276,3 +288,25 @@ def test_trusted_proxies_from_the_environment(app, runner, monkeypatch, raw, lin
     code, lines = doctor(runner)
     assert line in lines, lines
     assert code == (0 if line.startswith("ok") else 1)
+
+
+def test_redis_url_falls_back_to_the_job_queue_redis(app, runner, monkeypatch):
+    monkeypatch.setattr("portal.doctor._ping_redis", lambda url, *a, **k: (True, "pinged"))
+    app.config["HUEY_REDIS_URL"] = "redis://127.0.0.1:6379/1"
+    _, lines = doctor(runner)
+    assert (
+        "ok   REDIS_URL is not set: the Zoom rate budget is shared through HUEY_REDIS_URL's Redis"
+    ) in lines
+
+
+def test_a_reachable_redis_url_shares_the_budget(app, runner):
+    from support.shared_redis import REDIS_TEST_URL, require_redis
+
+    require_redis()
+    app.config["REDIS_URL"] = REDIS_TEST_URL
+    code, lines = doctor(runner)
+    assert code == 0, lines
+    where = REDIS_TEST_URL.split("//", 1)[1].rsplit("/", 1)[0]
+    assert (
+        f"ok   REDIS_URL: Redis at {where} answers PING: every process shares the Zoom rate budget"
+    ) in lines

@@ -2,8 +2,9 @@
 
 1. Zoom (``zoomcheck``): the tutors with a working connection are handed to a
    bounded pool of ``HEALTH_SCAN_CONCURRENCY`` worker threads; each call goes
-   through a per-account ``TokenBucket`` (``HEALTH_ZOOM_RATE`` calls/s per Zoom
-   account; a 429 pauses that account until Zoom's reset). Workers hold their own
+   through the per-account budget of ``ratelimit.bucket_for`` (``HEALTH_ZOOM_RATE``
+   calls/s per Zoom account, shared by every process through Redis when one is
+   configured; a 429 pauses that account until Zoom's reset). Workers hold their own
    database connection and only read; the scan's thread writes the refreshed
    profile fields afterwards, in one transaction.
 2. Database: each database check is one SQL query over the scope.
@@ -40,7 +41,7 @@ from ..zoom.wiring import gateway
 from . import findings, zoomcheck
 from .checks import BY_NAME, DATABASE, could_not_check, session_mismatch
 from .checks._common import Context
-from .ratelimit import GatedSession, TokenBucket
+from .ratelimit import GatedSession, bucket_for
 
 log = logging.getLogger("portal.health")
 
@@ -103,11 +104,7 @@ def http_for(app, bucket, account):
 def ask_zoom(app, targets, *, progress=None, sleep=time.sleep, bucket=None, alive=None):
     """Run ``zoomcheck.check`` for every target on the bounded pool; returns the outcomes."""
     concurrency = max(1, int(setting(app, "HEALTH_SCAN_CONCURRENCY")))
-    bucket = bucket or TokenBucket(
-        setting(app, "HEALTH_ZOOM_RATE"),
-        setting(app, "HEALTH_ZOOM_BURST"),
-        max_wait=setting(app, "HEALTH_MAX_PAUSE_SECONDS"),
-    )
+    bucket = bucket or bucket_for(app)
     settings = gateway(app).settings
     recheck = float(setting(app, "HEALTH_RECHECK_SECONDS"))
     work = queue.Queue()

@@ -9,7 +9,8 @@ External contract (shapes and codes follow ../shared/ZOOM_API.md; see each modul
 - Webhooks (`webhooks.py`): signed POSTs (`x-zm-request-timestamp`, `x-zm-signature`) to the
   configured endpoint; URL validation; retries on the simulated clock.
 - Control page (`control.py`): `GET /` and `POST /control/<action>`; the same switches are Python
-  methods on `SimulatorState` (`faults.py`).
+  methods on `SimulatorState` (`faults.py`). `GET /control/stats` (JSON: requests, peak per
+  second and 429s per Zoom account, token calls) and `POST /control/stats/reset` (`stats.py`).
 - Meeting pages (`pages.py`): `GET /s/<id>?zak=` (host starts the meeting) and
   `GET /j/<id>?pwd=[&uname=]` (participant joins or waits), the targets of start_url/join_url
   when `SimConfig.meeting_url_base` is set.
@@ -140,7 +141,12 @@ def register_simulator(app, csrf=None):
     return state
 
 
-CONTROL_ENDPOINTS = {"zoom_sim.control_page", "zoom_sim.control_action"}
+CONTROL_ENDPOINTS = {
+    "zoom_sim.control_page",
+    "zoom_sim.control_action",
+    "zoom_sim.control_stats",
+    "zoom_sim.control_stats_reset",
+}
 
 
 def _derived_secret(secret_key):

@@ -53,7 +53,7 @@ def oauth_error(exc):
 
 
 def api_call(operation):
-    """Wrap a view: latency and injected faults, bearer auth, scope, rate limit."""
+    """Wrap a view: latency and injected faults, bearer auth, scope, rate limit, stats."""
 
     def decorator(view):
         @wraps(view)
@@ -66,15 +66,23 @@ def api_call(operation):
             user, grant = state.authenticate(request.headers.get("Authorization"))
             g.zoom_sim_cluster = user.cluster
             state.require_scope(grant, operation)
-            with state.lock:
-                g.zoom_sim_headers = state.limiter.hit(
-                    user.account_id,
-                    state.plan_for(user),
-                    LABELS[operation],
-                    state.now(),
-                    enabled=state.config.rate_limits,
-                )
-            return view(state, user, **kwargs)
+            try:
+                with state.lock:
+                    now = state.now()
+                    state.stats.api_request(user.account_id, now)
+                    g.zoom_sim_headers = state.limiter.hit(
+                        user.account_id,
+                        state.plan_for(user),
+                        LABELS[operation],
+                        now,
+                        enabled=state.config.rate_limits,
+                    )
+                return view(state, user, **kwargs)
+            except ZoomError as exc:
+                if exc.status == 429:
+                    with state.lock:
+                        state.stats.rate_limited(user.account_id)
+                raise
 
         return wrapper
 

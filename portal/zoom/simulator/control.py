@@ -1,6 +1,8 @@
 """The "Zoom simulator" control page: `GET /` shows users, tokens (state only, never values),
 meetings, fault switches and webhook deliveries; `POST /control/<action>` flips one switch and
 answers 303 back to the page (400 with the page and a message when the input is wrong).
+`GET /control/stats` answers what the simulator has been asked so far as JSON and
+`POST /control/stats/reset` zeroes it (see `stats.py` for the shape).
 
 These forms are exempt from CSRF (the whole blueprint is): this is a development tool that is
 only mounted when no real Zoom client id is configured. The portal's Fetch-Metadata check still
@@ -11,7 +13,7 @@ from datetime import timedelta
 
 from flask import current_app, redirect, render_template, request, url_for
 
-from .blueprint import bp, get_state
+from .blueprint import bp, get_state, json_response
 from .errors import ZoomError
 from .faults import DROP_MODES, FAIL_BODIES, FAIL_SCOPES, WEBHOOK_FAULTS
 from .users import LOGIN_TYPES, USER_TYPES
@@ -256,3 +258,22 @@ def control_action(name):
     except (KeyError, ValueError, ZoomError) as exc:
         return _page(state, error=f"{label}: {exc}", status=400)
     return redirect(url_for(".control_page", done=label), 303)
+
+
+@bp.route("/control/stats", methods=["GET"])
+def control_stats():
+    """Requests per Zoom account (total, peak per second, 429s) and token calls, as JSON."""
+    state = get_state()
+    with state.lock:
+        data = state.stats.as_dict()
+    return json_response(data, headers={"Cache-Control": "no-store"})
+
+
+@bp.route("/control/stats/reset", methods=["POST"])
+def control_stats_reset():
+    """Zero every counter; answers the (empty) stats."""
+    state = get_state()
+    with state.lock:
+        state.stats.reset()
+        data = state.stats.as_dict()
+    return json_response(data, headers={"Cache-Control": "no-store"})

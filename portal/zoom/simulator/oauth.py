@@ -131,6 +131,8 @@ def _grant(state, params):
 def token():
     """Exchange a code or rotate a refresh token."""
     state = get_state()
+    with state.lock:
+        state.stats.token_call()
     apply_latency(state)
     failure = injected_failure(state, "oauth")
     if failure is not None:

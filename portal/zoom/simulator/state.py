@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from .faults import FaultsMixin
 from .meetings import MeetingsMixin
 from .ratelimit import RateLimiter
+from .stats import Stats
 from .tokens import CLASSIC_SCOPES, GRANULAR_SCOPES, TokensMixin
 from .users import SimUser, seed_users
 from .webhooks import WebhookSender
@@ -111,6 +112,7 @@ class SimulatorState(TokensMixin, MeetingsMixin, FaultsMixin):
         self.page_tokens = {}
         self.zaks = {}
         self.limiter = RateLimiter()
+        self.stats = Stats()
         self.webhooks = WebhookSender(self, http=http)
         self._init_faults()
         self._meeting_counter = 0

@@ -86,6 +86,7 @@ bench: install
 	$(BIN)/python bench/health_bench.py
 	$(BIN)/python bench/refresh_race.py
 	$(BIN)/python bench/backup_bench.py
+	$(BIN)/python bench/cluster.py
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) node_modules static/vendor instance

@@ -390,6 +390,20 @@ class Cluster:
         """The simulated Zoom's state (users, grants, meetings, fault switches)."""
         return self.simulator.state
 
+    def zoom_stats(self, reset=False):
+        """The simulator's counters (``GET /control/stats``); ``reset``: zero them after."""
+        with urllib.request.urlopen(self.zoom_url + "/control/stats", timeout=10) as answer:
+            stats = json.load(answer)
+        if reset:
+            self.reset_zoom_stats()
+        return stats
+
+    def reset_zoom_stats(self):
+        """``POST /control/stats/reset``: every counter back to zero."""
+        ask = urllib.request.Request(self.zoom_url + "/control/stats/reset", b"", method="POST")
+        with urllib.request.urlopen(ask, timeout=10) as answer:
+            return json.load(answer)
+
     def server_names(self):
         return [f"portal-{chr(ord('a') + n)}" for n in range(len(self.ports))]
 

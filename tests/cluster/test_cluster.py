@@ -88,29 +88,6 @@ def seed_connected(cluster, app, world, count):
     return tutors
 
 
-class TokenCalls:
-    """Counts POST /oauth/token at the simulator (WSGI middleware, for one test)."""
-
-    def __init__(self, sim_app):
-        self.sim_app = sim_app
-        self.inner = sim_app.wsgi_app
-        self.count = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, environ, start_response):
-        if environ["REQUEST_METHOD"] == "POST" and environ.get("PATH_INFO") == "/oauth/token":
-            with self.lock:
-                self.count += 1
-        return self.inner(environ, start_response)
-
-    def __enter__(self):
-        self.sim_app.wsgi_app = self
-        return self
-
-    def __exit__(self, *exc):
-        self.sim_app.wsgi_app = self.inner
-
-
 def at_once(calls):
     """Run the calls in threads released together; their results in order."""
     gate = threading.Barrier(len(calls))
@@ -221,12 +198,12 @@ def test_one_expired_token_refreshed_from_both_servers_costs_one_token_call(clus
     ).execute()
 
     start = f"/tutor/sessions/{session.id}/start"
-    with TokenCalls(cluster.simulator.app) as token_calls:
-        answers = at_once([(lambda base=base: tom.get(base + start)) for base in (a, b) * 3])
+    cluster.reset_zoom_stats()
+    answers = at_once([(lambda base=base: tom.get(base + start)) for base in (a, b) * 3])
     for answer in answers:
         assert answer.status == 303, answer.text[:500]
         assert answer.location.startswith(f"{cluster.zoom_url}/s/{session.zoom_meeting_id}?")
-    assert token_calls.count == 1
+    assert cluster.zoom_stats()["token_calls"] == 1
     fresh = ZoomConnection.get_by_id(old.id)
     assert fresh.status == "active"
     assert fresh.expires_at > utcnow()

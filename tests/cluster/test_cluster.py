@@ -23,6 +23,7 @@ from portal.daily import format_meeting_number
 from portal.enqueue import huey_for
 from portal.models import (
     DailySession,
+    HealthScan,
     JoinEvent,
     MeetingParticipant,
     PresenceEvent,
@@ -32,6 +33,8 @@ from portal.models import (
 )
 from portal.zoom.tokens import store_new_connection
 from portal.zoom.wiring import gateway
+
+from .conftest import BURST, RATE
 
 WAIT = 90  # seconds a consumer or background writer may take before the test gives up
 
@@ -71,19 +74,37 @@ def connect_through(cluster, visitor, base, user_key):
     return page.text + panel.text
 
 
-def seed_connected(cluster, app, world, count):
-    """``count`` tutors of Center A, each connected to a Zoom user (and account) of its own."""
+def seed_connected(cluster, app, world, count, accounts=None, sessions=False):
+    """``count`` tutors of Center A, each connected to a Zoom user of its own: on an account
+    of its own, or on one of ``accounts`` shared ones; ``sessions``: with today's Daily
+    Session made in Zoom."""
     zoom = cluster.zoom
     settings = gateway(app).settings
+    center = world["a"]
+    day = daily.center_today(center)
     tutors = []
     for n in range(count):
         key = f"cluster{n}"
-        user = zoom.add_user(key, f"{key}@zoom.test", "Cal", f"Cluster {n}")
-        tutor = make_user(f"{key}@x.edu", "tutor", [world["a"]], name=f"Cal Cluster {n}")
+        shared = {"account_id": f"cluster-account-{n % accounts}"} if accounts else {}
+        user = zoom.add_user(key, f"{key}@zoom.test", "Cal", f"Cluster {n}", **shared)
+        tutor = make_user(f"{key}@x.edu", "tutor", [center], name=f"Cal Cluster {n}")
         with zoom.lock:
             grant = zoom._new_grant(user.id, zoom.config.granted_scopes())
         profile = user.to_json(zoom.now(), zoom.config.meeting_url_base)
         store_new_connection(tutor, profile, zoom.token_response(grant), settings)
+        if sessions:
+            body = daily.meeting_body(tutor, center, day)
+            meeting = zoom.create_meeting(user, body, origin="zoom")
+            DailySession.create(
+                tutor=tutor,
+                center=center,
+                date=day,
+                status="scheduled",
+                zoom_meeting_id=meeting.id,
+                uuid=meeting.uuid,
+                host_id=user.id,
+                join_url=meeting.join_url,
+            )
         tutors.append((tutor, key))
     return tutors
 
@@ -243,3 +264,30 @@ def test_four_provisioning_runs_over_both_consumers_make_one_meeting_per_tutor_d
         assert len(made) == 1, f"{tutor.email}: {len(made)} meetings for one day"
         (session,) = DailySession.select().where(DailySession.tutor == tutor)
         assert session.zoom_meeting_id == made[0].id and session.status in daily.READY
+
+
+def test_health_scan_over_both_consumers_keeps_to_each_zoom_accounts_rate(cluster, app, world):
+    # 24 tutors on 2 Zoom accounts: each account's budget, not the pool, sets the pace.
+    tutors = seed_connected(cluster, app, world, 24, accounts=2, sessions=True)
+    cluster.zoom.set_latency(0.02)
+    cluster.reset_zoom_stats()
+    admin = Visitor()
+    admin.log_in(cluster.urls[0], world["admin_a"].email)
+    started = admin.post_form(cluster.urls[0], "/admin/health/scans", token_path="/admin/health")
+    assert started.status == 303
+    assert "Health check started." in admin.get(cluster.urls[0] + "/admin/health").text
+
+    (scan,) = eventually(
+        lambda: list(HealthScan.select()),
+        lambda rows: rows and rows[0].status in (HealthScan.DONE, HealthScan.FAILED),
+        "the health scan did not finish",
+    )
+    assert scan.status == HealthScan.DONE, scan.error
+    assert (scan.total, scan.unchecked) == (len(tutors), 0)
+    stats = cluster.zoom_stats()
+    assert stats["rate_limited"] == 0, stats
+    budget = RATE + BURST  # what one account's bucket lets through in any one second
+    accounts = {k: v for k, v in stats["accounts"].items() if k.startswith("cluster-account-")}
+    assert len(accounts) == 2 and sum(a["requests"] for a in accounts.values()) == scan.calls
+    for account, counted in accounts.items():
+        assert counted["peak_per_second"] <= budget, (account, counted)

@@ -49,10 +49,9 @@ DATABASE = "vmp_cluster_bench"
 JOIN_URL = "https://us05web.zoom.us/j/85746065432?pwd=bench"
 
 
-def in_app(cluster_env, fn):
-    """Run fn() in an app on the cluster's database (this process), connection closed after."""
+def make_app(cluster_env, zoom):
+    """An app in this process on the cluster's database, queue, keys and simulated Zoom."""
     from portal import create_app
-    from portal.db import database
 
     app = create_app(
         {
@@ -65,6 +64,14 @@ def in_app(cluster_env, fn):
             **{k: v for k, v in cluster_env.items() if k.startswith("ZOOM_")},
         }
     )
+    app.extensions["zoom_sim"] = zoom  # health_seed.seed_scan grants tokens on Zoom's side
+    return app
+
+
+def in_app(app, fn):
+    """Run fn(app) with the app's context and a database connection, closed after."""
+    from portal.db import database
+
     with app.app_context(), database.connection_context():
         return fn(app)
 
@@ -100,10 +107,10 @@ def seed_join(app):
     return appointment.id
 
 
-def join_events(env):
+def join_events(app):
     from portal.models import JoinEvent
 
-    return in_app(env, lambda app: JoinEvent.select().count())
+    return in_app(app, lambda app: JoinEvent.select().count())
 
 
 def log_in(port):
@@ -141,8 +148,8 @@ def wrk_together(urls, duration, connections, cookie):
     return results
 
 
-def bench_join(cluster, args):
-    appointment = in_app(cluster.env, seed_join)
+def bench_join(cluster, app, args):
+    appointment = in_app(app, seed_join)
     a, b = cluster.ports
     path = f"/join/appointment/{appointment}"
     jar = log_in(a)
@@ -167,7 +174,7 @@ def bench_join(cluster, args):
             rounds[name].append({"rps": rps, "bad": bad, "parts": [r["rps"] for r in results]})
             print(f"round {n}, {name} server(s): {rps:.0f} Joins/s (non-2xx/3xx {bad})", flush=True)
     time.sleep(1)  # each worker's JoinEvent writer flushes within 20 ms; give it a second
-    recorded = join_events(cluster.env)
+    recorded = join_events(app)
     logs = "".join(cluster.log_text(name) for name in cluster.server_names())
     ratios = [t["rps"] / o["rps"] for o, t in zip(rounds["one"], rounds["two"], strict=True)]
     return {
@@ -179,6 +186,74 @@ def bench_join(cluster, args):
         "locked": logs.count("database is locked"),
         "tracebacks": logs.count("Traceback"),
     }
+
+
+def scan_once(app, what):
+    """Queue "Run health check now" for every center; wait for that scan; its row."""
+    from portal.health import runs
+    from portal.models import HealthScan
+
+    while True:
+        scan, started = in_app(app, lambda app: runs.start(app, None, None, "manual"))
+        scan_id = scan.id
+        while True:
+            row = in_app(app, lambda app, scan_id=scan_id: HealthScan.get_by_id(scan_id))
+            if row.status in (HealthScan.DONE, HealthScan.FAILED):
+                break
+            time.sleep(0.2)
+        if started:  # else a scheduled scan held the lease: that one is done, go again
+            break
+    if row.status != HealthScan.DONE:
+        raise SystemExit(f"the scan with {what} failed: {row.error}")
+    return row
+
+
+def bench_scan(cluster, app, args):
+    from health_seed import seed_scan
+
+    print(f"seeding {args.tutors} connected tutors …", flush=True)
+    in_app(app, lambda app: seed_scan(app, args.tutors))
+    cluster.zoom.set_latency(args.latency)
+    results = {}
+    for count in (1, 2):
+        cluster.stop_consumers()
+        cluster.start_consumers(count)
+        cluster.reset_zoom_stats()
+        row = scan_once(app, f"{count} consumer(s)")
+        stats = cluster.zoom_stats()
+        seconds = (row.finished_at - row.created_at).total_seconds()
+        accounts = stats["accounts"].values()
+        results[count] = {
+            "seconds": seconds,
+            "calls": row.calls,
+            "tutors": row.total,
+            "unchecked": row.unchecked,
+            "peak": max((a["peak_per_second"] for a in accounts), default=0),
+            "rate_limited": stats["rate_limited"],
+            "requests": stats["requests"],
+        }
+        print(f"scan with {count} consumer(s): {results[count]}", flush=True)
+    cluster.zoom.set_latency(0)
+    return results
+
+
+def report_scan(r, args):
+    one, two = r[1], r[2]
+    speedup = one["seconds"] / two["seconds"] if two["seconds"] else 0.0
+    peak = max(one["peak"], two["peak"])
+    limited = one["rate_limited"] + two["rate_limited"]
+    goal = speedup >= 1.7 and peak <= args.rate and limited == 0
+    return (
+        f"**Health scan, 1 consumer against 2**: {one['tutors']:,} connected tutors, each their "
+        f"own Zoom account, {args.latency * 1000:.0f} ms added to every simulated Zoom call, "
+        f"`HEALTH_SCAN_CONCURRENCY={args.concurrency}` per consumer, "
+        f"`HEALTH_ZOOM_RATE={args.rate:g}`/s per account (shared through Redis): jobs-1 alone "
+        f"**{one['seconds']:.1f} s** ({one['calls']:,} calls, {one['unchecked']} unchecked), "
+        f"jobs-1 and jobs-2 **{two['seconds']:.1f} s** ({two['calls']:,} calls, "
+        f"{two['unchecked']} unchecked) → **{speedup:.2f}×** (goal ≥ 1.7×). Peak requests in "
+        f"one second to one Zoom account, as the simulator counted them: **{peak}** (limit "
+        f"{args.rate:g}); 429s answered: **{limited}**. Goal **{'met' if goal else 'NOT met'}**."
+    )
 
 
 def median(values):
@@ -227,6 +302,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tutors", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per Zoom call")
+    parser.add_argument("--concurrency", type=int, default=32, help="HEALTH_SCAN_CONCURRENCY")
+    parser.add_argument("--rate", type=float, default=10.0, help="HEALTH_ZOOM_RATE per account")
     parser.add_argument("--only", choices=("join", "scan"))
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     args = parser.parse_args()
@@ -245,14 +322,18 @@ def main():
     url = clustermod.ensure_database(server, DATABASE, fresh=True)
     clustermod.flush_redis(redis_url)
     ports = sorted({free_port() for _ in range(3)})
-    cluster = clustermod.Cluster(folder, url, redis_url, ports=ports)
+    extra = {"HEALTH_SCAN_CONCURRENCY": args.concurrency, "HEALTH_ZOOM_RATE": args.rate}
+    cluster = clustermod.Cluster(folder, url, redis_url, ports=ports, extra_env=extra)
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     parts = []
     try:
         cluster.prepare()
         cluster.start()
+        app = make_app(cluster.env, cluster.zoom)
         if args.only != "scan":
-            parts.append(report_join(bench_join(cluster, args), args))
+            parts.append(report_join(bench_join(cluster, app, args), args))
+        if args.only != "join":
+            parts.append(report_scan(bench_scan(cluster, app, args), args))
     finally:
         cluster.stop()
         clustermod.drop_database(server, DATABASE)

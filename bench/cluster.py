@@ -133,6 +133,60 @@ def log_in(port):
     return cookies_from(headers, {})
 
 
+class Load:
+    """While a phase runs: the most connections PostgreSQL held for the cluster's database
+    (``pg_stat_activity``, sampled every 0.25 s) and the commands Redis processed."""
+
+    def __init__(self, server, database, redis_url):
+        import psycopg2
+        import redis
+
+        self.pg = psycopg2.connect(clustermod.database_url(server, "postgres"))
+        self.pg.autocommit = True
+        self.redis = redis.Redis.from_url(redis_url)
+        self.database = database
+        self.peak = 0
+        self.stop = threading.Event()
+
+    def connections(self):
+        with self.pg.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (self.database,)
+            )
+            return cur.fetchone()[0]
+
+    def commands(self):
+        return int(self.redis.info("stats")["total_commands_processed"])
+
+    def __enter__(self):
+        self.peak, self.started, self.before = 0, time.monotonic(), self.commands()
+        self.stop.clear()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self):
+        while not self.stop.wait(0.25):
+            self.peak = max(self.peak, self.connections())
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.seconds = time.monotonic() - self.started
+        self.redis_commands = self.commands() - self.before - 1  # less INFO itself
+
+    def figures(self):
+        return {
+            "pg_peak": self.peak,
+            "redis_commands": self.redis_commands,
+            "redis_per_second": self.redis_commands / self.seconds if self.seconds else 0.0,
+        }
+
+    def close(self):
+        self.pg.close()
+        self.redis.close()
+
+
 def wrk_together(urls, duration, connections, cookie):
     """wrk at every URL at once, ``connections`` split between them; the results."""
     results = [None] * len(urls)
@@ -148,7 +202,7 @@ def wrk_together(urls, duration, connections, cookie):
     return results
 
 
-def bench_join(cluster, app, args):
+def bench_join(cluster, app, load, args):
     appointment = in_app(app, seed_join)
     a, b = cluster.ports
     path = f"/join/appointment/{appointment}"
@@ -165,14 +219,18 @@ def bench_join(cluster, app, args):
     for urls in (one, two):
         answered += sum(r["requests"] for r in wrk_together(urls, args.warmup, 50, cookie))
     rounds = {"one": [], "two": []}
-    for n in range(1, args.rounds + 1):
-        for name, urls in (("one", one), ("two", two)):
-            results = wrk_together(urls, args.duration, 50, cookie)
-            rps = sum(r["rps"] for r in results)
-            answered += sum(r["requests"] - r["non_2xx_3xx"] for r in results)
-            bad = sum(r["non_2xx_3xx"] for r in results)
-            rounds[name].append({"rps": rps, "bad": bad, "parts": [r["rps"] for r in results]})
-            print(f"round {n}, {name} server(s): {rps:.0f} Joins/s (non-2xx/3xx {bad})", flush=True)
+    with load:
+        for n in range(1, args.rounds + 1):
+            for name, urls in (("one", one), ("two", two)):
+                results = wrk_together(urls, args.duration, 50, cookie)
+                rps = sum(r["rps"] for r in results)
+                answered += sum(r["requests"] - r["non_2xx_3xx"] for r in results)
+                bad = sum(r["non_2xx_3xx"] for r in results)
+                rounds[name].append({"rps": rps, "bad": bad, "parts": [r["rps"] for r in results]})
+                print(
+                    f"round {n}, {name} server(s): {rps:.0f} Joins/s (non-2xx/3xx {bad})",
+                    flush=True,
+                )
     time.sleep(1)  # each worker's JoinEvent writer flushes within 20 ms; give it a second
     recorded = join_events(app)
     logs = "".join(cluster.log_text(name) for name in cluster.server_names())
@@ -185,6 +243,7 @@ def bench_join(cluster, app, args):
         "recorded": recorded,
         "locked": logs.count("database is locked"),
         "tracebacks": logs.count("Traceback"),
+        **load.figures(),
     }
 
 
@@ -208,7 +267,7 @@ def scan_once(app, what):
     return row
 
 
-def bench_scan(cluster, app, args):
+def bench_scan(cluster, app, load, args):
     from health_seed import seed_scan
 
     print(f"seeding {args.tutors} connected tutors …", flush=True)
@@ -219,7 +278,8 @@ def bench_scan(cluster, app, args):
         cluster.stop_consumers()
         cluster.start_consumers(count)
         cluster.reset_zoom_stats()
-        row = scan_once(app, f"{count} consumer(s)")
+        with load:
+            row = scan_once(app, f"{count} consumer(s)")
         stats = cluster.zoom_stats()
         seconds = (row.finished_at - row.created_at).total_seconds()
         accounts = stats["accounts"].values()
@@ -231,6 +291,7 @@ def bench_scan(cluster, app, args):
             "peak": max((a["peak_per_second"] for a in accounts), default=0),
             "rate_limited": stats["rate_limited"],
             "requests": stats["requests"],
+            **load.figures(),
         }
         print(f"scan with {count} consumer(s): {results[count]}", flush=True)
     cluster.zoom.set_latency(0)
@@ -244,15 +305,19 @@ def report_scan(r, args):
     limited = one["rate_limited"] + two["rate_limited"]
     goal = speedup >= 1.7 and peak <= args.rate and limited == 0
     return (
-        f"**Health scan, 1 consumer against 2**: {one['tutors']:,} connected tutors, each their "
-        f"own Zoom account, {args.latency * 1000:.0f} ms added to every simulated Zoom call, "
+        f"**Health scan, 1 consumer against 2**: {args.tutors:,} connected tutors, each their "
+        f"own Zoom account ({one['tutors']:,} tutors checked in all), {args.latency * 1000:.0f} ms added to every simulated Zoom call, "
         f"`HEALTH_SCAN_CONCURRENCY={args.concurrency}` per consumer, "
         f"`HEALTH_ZOOM_RATE={args.rate:g}`/s per account (shared through Redis): jobs-1 alone "
         f"**{one['seconds']:.1f} s** ({one['calls']:,} calls, {one['unchecked']} unchecked), "
         f"jobs-1 and jobs-2 **{two['seconds']:.1f} s** ({two['calls']:,} calls, "
         f"{two['unchecked']} unchecked) → **{speedup:.2f}×** (goal ≥ 1.7×). Peak requests in "
         f"one second to one Zoom account, as the simulator counted them: **{peak}** (limit "
-        f"{args.rate:g}); 429s answered: **{limited}**. Goal **{'met' if goal else 'NOT met'}**."
+        f"{args.rate:g}); 429s answered: **{limited}**. Goal **{'met' if goal else 'NOT met'}**. "
+        f"PostgreSQL connections to the database at most {one['pg_peak']} (1 consumer) and "
+        f"{two['pg_peak']} (2); Redis commands {one['redis_commands']:,} "
+        f"({one['redis_per_second']:.0f}/s) and {two['redis_commands']:,} "
+        f"({two['redis_per_second']:.0f}/s)."
     )
 
 
@@ -277,7 +342,9 @@ def report_join(r, args):
         f"{each}; ratios {' / '.join(f'{x:.2f}' for x in r['ratios'])}). "
         f"{r['recorded']} JoinEvents committed for {r['answered']} Joins answered ({verdict}); "
         f"non-2xx/3xx answers: {bad}; 'database is locked' in the servers' logs: "
-        f"{r['locked']}; tracebacks: {r['tracebacks']}."
+        f"{r['locked']}; tracebacks: {r['tracebacks']}. PostgreSQL connections to the "
+        f"database at most {r['pg_peak']}; Redis commands {r['redis_commands']:,} "
+        f"({r['redis_per_second']:.0f}/s)."
     )
 
 
@@ -326,16 +393,20 @@ def main():
     cluster = clustermod.Cluster(folder, url, redis_url, ports=ports, extra_env=extra)
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     parts = []
+    load = None
     try:
         cluster.prepare()
         cluster.start()
         app = make_app(cluster.env, cluster.zoom)
+        load = Load(server, DATABASE, redis_url)
         if args.only != "scan":
-            parts.append(report_join(bench_join(cluster, app, args), args))
+            parts.append(report_join(bench_join(cluster, app, load, args), args))
         if args.only != "join":
-            parts.append(report_scan(bench_scan(cluster, app, args), args))
+            parts.append(report_scan(bench_scan(cluster, app, load, args), args))
     finally:
         cluster.stop()
+        if load is not None:
+            load.close()
         clustermod.drop_database(server, DATABASE)
         clustermod.flush_redis(redis_url)
     load_after = " ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -306,7 +306,8 @@ def report_scan(r, args):
     goal = speedup >= 1.7 and peak <= args.rate and limited == 0
     return (
         f"**Health scan, 1 consumer against 2**: {args.tutors:,} connected tutors, each their "
-        f"own Zoom account ({one['tutors']:,} tutors checked in all), {args.latency * 1000:.0f} ms added to every simulated Zoom call, "
+        f"own Zoom account ({one['tutors']:,} tutors checked in all), "
+        f"{args.latency * 1000:.0f} ms added to every simulated Zoom call, "
         f"`HEALTH_SCAN_CONCURRENCY={args.concurrency}` per consumer, "
         f"`HEALTH_ZOOM_RATE={args.rate:g}`/s per account (shared through Redis): jobs-1 alone "
         f"**{one['seconds']:.1f} s** ({one['calls']:,} calls, {one['unchecked']} unchecked), "

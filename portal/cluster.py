@@ -282,7 +282,7 @@ def postgres_problem(server_url):
     try:
         _admin_connection(server_url).close()
     except Exception as exc:  # noqa: BLE001 - any failure is the reason to report
-        return f"PostgreSQL at {server_url} cannot be reached ({str(exc).strip()})"
+        return f"PostgreSQL at {server_url} cannot be reached ({' '.join(str(exc).split())})"
     return None
 
 

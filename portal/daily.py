@@ -16,9 +16,11 @@ import datetime
 import logging
 import uuid
 
+from huey.exceptions import HueyException
 from peewee import IntegrityError
 
 from .db import retry_locked, write_tx
+from .enqueue import submit
 from .models import Center, DailySession, Membership, User, ZoomConnection, utcnow
 from .zoom.errors import (
     ZoomAmbiguous,
@@ -39,6 +41,7 @@ TRANSIENT_RETRY_AFTER = datetime.timedelta(seconds=10)
 AMBIGUOUS_RETRY_AFTER = datetime.timedelta(seconds=30)
 TRANSIENT = (ZoomUnavailable, ZoomAmbiguous)
 READY = (DailySession.SCHEDULED, DailySession.LIVE, DailySession.ENDED)
+PROVISION_BATCH_SIZE = 50  # tutors per provision_daily_batch task (PROVISION_BATCH_SIZE)
 TOPIC = "Daily Session {date}"
 
 
@@ -279,18 +282,60 @@ def connected_tutors():
     )
 
 
-def provision(client_factory, day=None, now=None):
-    """Ensure the Daily Session of every connected tutor; returns {outcome: [emails]}."""
+def provision(client_factory, day=None, now=None, tutor_ids=None):
+    """Ensure the Daily Session of every connected tutor (or of those of ``tutor_ids``);
+    returns {outcome: [emails]}."""
     report = {"created": [], "adopted": [], "existing": [], "busy": [], "failed": []}
+    tutors = connected_tutors()
+    if tutor_ids is not None:
+        tutors = tutors.where(User.id.in_(list(tutor_ids)))
     # A list, not a cursor: a SELECT left open across the writes below would pin an old
     # snapshot, and SQLite refuses to write from it (SQLITE_BUSY_SNAPSHOT).
-    for tutor in list(connected_tutors()):
+    for tutor in list(tutors):
         result = ensure_daily_session(tutor, client_factory, day=day, now=now)
         label = tutor.email
         if result.error is not None:
             label = f"{tutor.email} ({result.error})"
         report[result.outcome].append(label)
     return report
+
+
+def provision_batches(size=PROVISION_BATCH_SIZE):
+    """The connected tutors' ids in batches of ``size``, in id order."""
+    ids = [row[0] for row in connected_tutors().select(User.id).tuples()]
+    size = max(1, int(size))
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def provision_spread(app, day=None):
+    """Queue one ``provision_daily_batch`` task per batch of tutors for the job consumers.
+
+    Returns {"tutors", "batches", "results"}: ``results`` are huey's handles, and
+    ``wait_provisioned(results)`` adds their reports up once every batch is done. Runs
+    that overlap are safe: each tutor-day's claim makes its one meeting.
+    """
+    size = app.config.get("PROVISION_BATCH_SIZE") or PROVISION_BATCH_SIZE
+    batches = provision_batches(size)
+    day_arg = day.isoformat() if day is not None else None
+    results = [submit(app, "provision_daily_batch", batch, day_arg) for batch in batches]
+    return {
+        "tutors": sum(len(batch) for batch in batches),
+        "batches": len(batches),
+        "results": results,
+    }
+
+
+def wait_provisioned(results, timeout=600):
+    """Every batch's counts added up: {outcome: count} (TimeoutError if one is not done)."""
+    totals = {"created": 0, "adopted": 0, "existing": 0, "busy": 0, "failed": 0}
+    for result in results:
+        try:
+            counts = result.get(blocking=True, timeout=timeout)
+        except HueyException as exc:  # huey's ResultTimeout
+            raise TimeoutError("a provisioning batch did not finish in time") from exc
+        for outcome, count in (counts or {}).items():
+            totals[outcome] = totals.get(outcome, 0) + count
+    return totals
 
 
 def today_session(tutor, center=None, now=None):

@@ -35,6 +35,11 @@ def enqueue(app, task, *args, tolerate=False):
     return True
 
 
+def submit(app, task, *args):
+    """Queue ``task`` and return huey's ``Result`` handle (``.get(blocking=True)`` waits)."""
+    return huey_for(app).portal_tasks[task](*args)
+
+
 def prepare_session_later(app, tutor_id):
     """Have the job consumer finish a tutor's Daily Session that Zoom was too slow for.
 

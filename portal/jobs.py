@@ -7,6 +7,7 @@ Services queue work through ``portal.enqueue`` by task name, never by importing
 this module, so it may import them all.
 """
 
+import datetime
 import logging
 import os
 
@@ -57,12 +58,24 @@ def create_huey(app):
             return fn()
 
     # Hourly, a few minutes past the hour: every center gets its day's sessions
-    # shortly after its local midnight; existing ones cost no Zoom call.
+    # shortly after its local midnight; existing ones cost no Zoom call. The tutors are
+    # split into batches of PROVISION_BATCH_SIZE, one provision_daily_batch task each, so
+    # every consumer takes a share; the tutor-day claim keeps it one meeting per tutor-day
+    # however many runs overlap, and a batch lost with its consumer is the next hour's.
     @huey.periodic_task(crontab(minute="5"), name="provision_daily_sessions")
     def provision_daily_sessions():
-        report = in_app(lambda: daily.provision(zoom))
-        log.info("provisioned: %s", {k: len(v) for k, v in report.items()})
-        return {k: len(v) for k, v in report.items()}
+        queued = in_app(lambda: daily.provision_spread(app))
+        log.info("provisioning: %s tutor(s) in %s batch(es)", queued["tutors"], queued["batches"])
+        return {"tutors": queued["tutors"], "batches": queued["batches"]}
+
+    @huey.task(name="provision_daily_batch")
+    def provision_daily_batch(tutor_ids, day=None):
+        when = datetime.date.fromisoformat(day) if day else None
+        report = in_app(lambda: daily.provision(zoom, day=when, tutor_ids=tutor_ids))
+        counts = {k: len(v) for k, v in report.items()}
+        if counts["failed"] or counts["created"] or counts["adopted"]:
+            log.info("provisioned a batch: %s", counts)
+        return counts
 
     @huey.periodic_task(crontab(minute="*/15"), name="retry_revocations")
     def retry_revocations():
@@ -104,15 +117,18 @@ def create_huey(app):
         apply_webhooks()
 
     # Health checks (issue 6): every 30 minutes, and "Run health check now" from the
-    # dashboard when HEALTH_SCAN_RUNNER is "huey". One scan at a time (the row's lock).
+    # dashboard when HEALTH_SCAN_RUNNER is "huey". One scan at a time (the row's lock),
+    # spread over the consumers in batches of HEALTH_SCAN_BATCH_SIZE tutors
+    # (run_health_scan_batch); the last batch done concludes the scan.
     @huey.periodic_task(crontab(minute="*/30"), name="health_scan")
     def health_scan():
         def scan():
             try:
-                _row, report = runs.run_now(app, trigger="schedule")
+                row = runs.claim(trigger="schedule", lease=runs.lease_seconds(app))
             except runs.ScanBusy:
                 return None
-            return {"opened": report.opened, "resolved": report.resolved}
+            batches = runs.execute_spread(app, row.id)
+            return {"scan": row.id, "batches": len(batches or ())}
 
         return in_app(scan)
 
@@ -135,7 +151,19 @@ def create_huey(app):
 
     @huey.task(name="run_health_scan")
     def run_health_scan(scan_id):
-        in_app(lambda: runs.execute(app, scan_id))
+        in_app(lambda: runs.execute_spread(app, scan_id))
+
+    @huey.task(name="run_health_scan_batch")
+    def run_health_scan_batch(batch_id):
+        in_app(lambda: runs.execute_batch(app, batch_id))
+
+    # A batch whose consumer died (its lease lapsed) or whose task was lost is queued again.
+    @huey.periodic_task(crontab(minute="*"), name="sweep_health_batches")
+    def sweep_health_batches():
+        again = in_app(lambda: runs.sweep(app))
+        if again:
+            log.info("health scan batches queued again: %s", again)
+        return len(again)
 
     # E-mail (issue 13): right after a booking, cancellation or alert (``deliver_mail``),
     # and every minute: due reminders, anything whose wake-up was lost, retries.
@@ -160,6 +188,7 @@ def create_huey(app):
         "send_reminders": send_reminders,
         "before_shift_check": before_shift_check,
         "provision_daily_sessions": provision_daily_sessions,
+        "provision_daily_batch": provision_daily_batch,
         "retry_revocations": retry_revocations,
         "purge_sessions": purge_sessions,
         "purge_login_attempts": purge_login_attempts,
@@ -168,6 +197,8 @@ def create_huey(app):
         "sweep_webhooks": sweep_webhooks,
         "health_scan": health_scan,
         "run_health_scan": run_health_scan,
+        "run_health_scan_batch": run_health_scan_batch,
+        "sweep_health_batches": sweep_health_batches,
         "prepare_daily_session": prepare_daily_session,
     }
     return huey

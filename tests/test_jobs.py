@@ -2,7 +2,7 @@
 
 import pytest
 from huey import RedisHuey, SqliteHuey
-from support.zoom import simulator_config
+from support.zoom import sim_state, simulator_config
 
 from portal.jobs import create_huey
 from portal.models import DailySession, WebSession, utcnow
@@ -24,10 +24,27 @@ def test_sqlite_storage_by_default_and_redis_when_configured(app):
 
 def test_provision_task_creates_todays_sessions(app, connected):
     huey = create_huey(app)
-    counts = huey.portal_tasks["provision_daily_sessions"].call_local()
-    assert counts["created"] == 1
+    # The hourly run queues its tutors in batches; immediate mode runs them right here.
+    queued = huey.portal_tasks["provision_daily_sessions"].call_local()
+    assert queued == {"tutors": 1, "batches": 1}
     assert DailySession.get().status == "scheduled"
-    assert huey.portal_tasks["provision_daily_sessions"].call_local()["existing"] == 1
+    assert huey.portal_tasks["provision_daily_sessions"].call_local() == queued
+    assert DailySession.select().count() == 1
+    assert len(sim_state(app).meetings_of("licensed")) == 1  # the second run made none
+
+
+def test_provision_batch_task_reports_its_tutors(app, connected):
+    huey = create_huey(app)
+    counts = huey.portal_tasks["provision_daily_batch"].call_local([connected.id])
+    assert counts["created"] == 1
+    assert huey.portal_tasks["provision_daily_batch"].call_local([connected.id])["existing"] == 1
+    assert huey.portal_tasks["provision_daily_batch"].call_local([connected.id + 999]) == {
+        "created": 0,
+        "adopted": 0,
+        "existing": 0,
+        "busy": 0,
+        "failed": 0,
+    }
 
 
 def test_purge_task_deletes_expired_sessions(app):

@@ -203,6 +203,63 @@ def run_scan(
 
     observations, unchecked = _zoom_findings(outcomes, report)
     _save_profiles(outcomes)
+    return conclude(
+        app,
+        report,
+        observations,
+        unchecked,
+        scan=scan,
+        centers=centers,
+        tutor_ids=tutor_ids,
+        now=now,
+        snapshot=snapshot,
+        alive=alive,
+        started=started,
+    )
+
+
+def scan_batch(app, tutor_ids, *, now, progress=None, bucket=None, sleep=time.sleep, alive=None):
+    """The Zoom part of a scan for one batch of tutors (``runs.execute_batch``).
+
+    Asks Zoom about those of ``tutor_ids`` that still have a working connection and writes
+    their refreshed profiles; returns (Report, observations, unchecked pairs) for
+    ``conclude``, which runs once every batch of the scan is done.
+    """
+    app = getattr(app, "_get_current_object", lambda: app)()
+    report = Report()
+    started = time.perf_counter()
+    targets = zoomcheck.targets(scope_for(tutor_ids=tutor_ids), now)
+    report.tutors = len(targets)
+    outcomes = (
+        ask_zoom(app, targets, progress=progress, bucket=bucket, sleep=sleep, alive=alive)
+        if targets
+        else []
+    )
+    _still_ours(alive)
+    report.calls = sum(o.calls for o in outcomes)
+    observations, unchecked = _zoom_findings(outcomes, report)
+    _save_profiles(outcomes)
+    report.timings["zoom"] = time.perf_counter() - started
+    return report, observations, unchecked
+
+
+def conclude(
+    app,
+    report,
+    observations,
+    unchecked,
+    *,
+    scan=None,
+    centers=None,
+    tutor_ids=None,
+    now,
+    snapshot=None,
+    alive=None,
+    started=None,
+):
+    """After Zoom was asked: the database checks, the finding lifecycle, the snapshot."""
+    started = time.perf_counter() if started is None else started
+    tutors = scope_for(centers, tutor_ids)
     for tutor_id in _broken(tutors):
         unchecked.add((session_mismatch.NAME, tutor_id))
 

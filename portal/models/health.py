@@ -95,11 +95,43 @@ class HealthScan(BaseModel):
     started_at = DateTimeField(null=True)
     heartbeat_at = DateTimeField(null=True)
     finished_at = DateTimeField(null=True)
+    batches = IntegerField(default=0)  # batches of tutors spread over job consumers; 0 = none
+    finishing_at = DateTimeField(null=True)  # set once, by whoever concludes a spread scan
 
     @classmethod
     def finished(cls):
         """Scans that ran to the end, newest first."""
         return cls.select().where(cls.status == cls.DONE).order_by(cls.finished_at.desc())
+
+
+class HealthScanBatch(BaseModel):
+    """One batch of a spread scan's tutors: asked of Zoom by whichever job consumer takes it.
+
+    ``attempt`` counts pick-ups and names the lease's owner: the heartbeat, progress and the
+    result are written only ``WHERE attempt`` is still the taker's, so a batch taken over
+    after its lease lapsed is written once, by its last taker.
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+    scan = ForeignKeyField(HealthScan, backref="batch_rows", on_delete="CASCADE")
+    number = IntegerField()  # 1, 2, ... within the scan
+    tutor_ids = JSONTextField()
+    status = CharField(max_length=12, default="queued")  # queued | running | done | failed
+    attempt = IntegerField(default=0)
+    tutors = IntegerField(default=0)  # tutors asked of Zoom
+    done = IntegerField(default=0)
+    calls = IntegerField(default=0)
+    result = JSONTextField(null=True)  # observations and unchecked pairs, for the conclusion
+    queued_at = DateTimeField(default=utcnow)
+    heartbeat_at = DateTimeField(null=True)
+    finished_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("scan", "number"), True), (("status", "heartbeat_at"), False))
 
 
 class HealthSnapshot(BaseModel):

@@ -103,9 +103,12 @@ def test_huey_runner_and_the_periodic_scan(app, world):
     connect(app, world["tutor_a"], "licensed")
     row, _started = runs.start(app, world["admin_a"], None)
     assert HealthScan.get_by_id(row.id).status == "done"
+    assert HealthScan.get_by_id(row.id).batches == 1  # the consumer ran it as one batch
     huey = create_huey(app)
-    assert huey.portal_tasks["health_scan"].call_local() == {"opened": 0, "resolved": 0}
-    assert HealthScan.select().where(HealthScan.trigger == "schedule").count() == 1
+    queued = huey.portal_tasks["health_scan"].call_local()
+    (scheduled,) = HealthScan.select().where(HealthScan.trigger == "schedule")
+    assert queued == {"scan": scheduled.id, "batches": 1}
+    assert scheduled.status == "done" and scheduled.total == 1 and scheduled.opened == 0
 
 
 # --- authorization ---------------------------------------------------------------------------

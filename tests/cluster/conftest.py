@@ -34,6 +34,8 @@ REDIS = os.environ.get("CLUSTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
 # Each Zoom account's budget in the cluster: well under Zoom Pro's own per-second limits
 # (ZOOM_API §5), so the simulator's 429s stay at 0 while the portal keeps to it.
 RATE, BURST = 8, 2
+# Small batches, so a handful of tutors already makes work for both consumers.
+PROVISION_BATCH, SCAN_BATCH = 2, 4
 
 
 def _ports(count):
@@ -52,8 +54,13 @@ def cluster_world():
     url = ensure_database(SERVER, name, fresh=True)
     flush_redis(REDIS)
     folder = tempfile.mkdtemp(prefix="vmp-cluster-")
-    budget = {"HEALTH_ZOOM_RATE": RATE, "HEALTH_ZOOM_BURST": BURST}
-    world = Cluster(folder, url, REDIS, ports=_ports(3), extra_env=budget)
+    settings = {
+        "HEALTH_ZOOM_RATE": RATE,
+        "HEALTH_ZOOM_BURST": BURST,
+        "PROVISION_BATCH_SIZE": PROVISION_BATCH,
+        "HEALTH_SCAN_BATCH_SIZE": SCAN_BATCH,
+    }
+    world = Cluster(folder, url, REDIS, ports=_ports(3), extra_env=settings)
     try:
         world.prepare()
         world.start()

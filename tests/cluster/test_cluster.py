@@ -8,6 +8,7 @@ consumer or a background writer finishes later, the test waits for the rows, the
 
 import ast
 import datetime
+import re
 import threading
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -34,9 +35,23 @@ from portal.models import (
 from portal.zoom.tokens import store_new_connection
 from portal.zoom.wiring import gateway
 
-from .conftest import BURST, RATE
+from .conftest import BURST, PROVISION_BATCH, RATE, SCAN_BATCH
 
 WAIT = 90  # seconds a consumer or background writer may take before the test gives up
+
+
+def executed(cluster, offsets, task):
+    """How many runs of ``task`` each consumer finished since ``offsets``: the task ids in
+    huey's "<task>: <id> executed in …" lines (the consumer may log a line twice)."""
+    pattern = re.compile(rf"\b{task}: ([0-9a-f-]{{36}}) executed in ")
+    return {
+        name: len(set(pattern.findall(cluster.log_text(name)[offset:])))
+        for name, offset in offsets.items()
+    }
+
+
+def log_offsets(cluster):
+    return {name: len(cluster.log_text(name)) for name in cluster.consumer_names()}
 
 
 def eventually(read, done, what):
@@ -237,26 +252,25 @@ def test_four_provisioning_runs_over_both_consumers_make_one_meeting_per_tutor_d
     tutors = seed_connected(cluster, app, world, 6)
     cluster.zoom.set_latency(0.2)  # each run outlasts the start of the others: 4 workers busy
     task = huey_for(app).portal_tasks["provision_daily_sessions"]
-    offsets = {name: len(cluster.log_text(name)) for name in cluster.consumer_names()}
+    offsets = log_offsets(cluster)
     for _ in range(4):
-        task()  # huey keeps no result of a periodic task: each run logs its report
-
-    def reports():
-        return {
-            name: [
-                ast.literal_eval(line.split("provisioned: ", 1)[1])
-                for line in cluster.log_text(name)[offset:].splitlines()
-                if "provisioned: " in line
-            ]
-            for name, offset in offsets.items()
-        }
-
-    done = eventually(reports, lambda r: sum(map(len, r.values())) == 4, "4 runs did not end")
-    for name, runs in done.items():  # both consumers took a share of the runs
-        assert runs, f"{name} ran no provisioning"
-    runs = [report for runs in done.values() for report in runs]
-    assert sum(report["created"] for report in runs) == len(tutors)
-    assert sum(report["failed"] for report in runs) == 0
+        task()  # each run queues the tutors in batches of PROVISION_BATCH for the consumers
+    batches = 4 * -(-len(tutors) // PROVISION_BATCH)
+    runs = eventually(
+        lambda: executed(cluster, offsets, "provision_daily_batch"),
+        lambda runs: sum(runs.values()) == batches,
+        f"the {batches} provisioning batches did not all run",
+    )
+    for name, count in runs.items():  # both consumers took a share of the batches
+        assert count > 0, f"{name} ran no provisioning batch: {runs}"
+    reports = [
+        ast.literal_eval(line.split("provisioned a batch: ", 1)[1])
+        for name, offset in offsets.items()
+        for line in cluster.log_text(name)[offset:].splitlines()
+        if "provisioned a batch: " in line
+    ]
+    assert sum(r["created"] for r in reports) == len(tutors)  # once each, whoever made it
+    assert sum(r["failed"] for r in reports) == 0
 
     day = daily.center_today(world["a"])
     for tutor, key in tutors:
@@ -271,6 +285,7 @@ def test_health_scan_over_both_consumers_keeps_to_each_zoom_accounts_rate(cluste
     tutors = seed_connected(cluster, app, world, 24, accounts=2, sessions=True)
     cluster.zoom.set_latency(0.02)
     cluster.reset_zoom_stats()
+    offsets = log_offsets(cluster)
     admin = Visitor()
     admin.log_in(cluster.urls[0], world["admin_a"].email)
     started = admin.post_form(cluster.urls[0], "/admin/health/scans", token_path="/admin/health")
@@ -284,6 +299,10 @@ def test_health_scan_over_both_consumers_keeps_to_each_zoom_accounts_rate(cluste
     )
     assert scan.status == HealthScan.DONE, scan.error
     assert (scan.total, scan.unchecked) == (len(tutors), 0)
+    batches = executed(cluster, offsets, "run_health_scan_batch")
+    assert sum(batches.values()) == len(tutors) // SCAN_BATCH
+    for name, count in batches.items():  # both consumers asked Zoom about a share
+        assert count > 0, f"{name} ran no batch of the scan: {batches}"
     stats = cluster.zoom_stats()
     assert stats["rate_limited"] == 0, stats
     budget = RATE + BURST  # what one account's bucket lets through in any one second

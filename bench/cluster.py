@@ -370,7 +370,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tutors", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=0.1, help="seconds per Zoom call")
-    parser.add_argument("--concurrency", type=int, default=32, help="HEALTH_SCAN_CONCURRENCY")
+    parser.add_argument("--concurrency", type=int, default=8, help="HEALTH_SCAN_CONCURRENCY")
     parser.add_argument("--rate", type=float, default=10.0, help="HEALTH_ZOOM_RATE per account")
     parser.add_argument("--only", choices=("join", "scan"))
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")

@@ -188,13 +188,24 @@ def rotate_keys_command():
 
 @portal_cli.command("provision")
 @click.option("--date", "day", default=None, help="YYYY-MM-DD; default: today in each center.")
-def provision_command(day):
+@click.option(
+    "--spread",
+    is_flag=True,
+    help="Hand the tutors to the job consumers in batches (PROVISION_BATCH_SIZE) and wait.",
+)
+@click.option(
+    "--timeout", default=600, show_default=True, type=click.IntRange(1), help="With --spread."
+)
+def provision_command(day, spread, timeout):
     """Create today's (or DATE's) Daily Session for every connected tutor."""
     if day is not None:
         try:
             day = datetime.date.fromisoformat(day)
         except ValueError:
             fail(f"{day!r} is not a date; use YYYY-MM-DD.")
+    if spread:
+        _provision_spread(day, timeout)
+        return
     with database.connection_context():
         report = daily.provision(gateway(), day=day)
     for outcome in ("created", "adopted", "existing", "busy", "failed"):
@@ -206,6 +217,32 @@ def provision_command(day):
         raise SystemExit(1)
 
 
+def _provision_spread(day, timeout):
+    app = current_app._get_current_object()
+    with database.connection_context():
+        try:
+            queued = daily.provision_spread(app, day=day)
+        except Exception as exc:  # noqa: BLE001 - the queue's own errors vary by storage
+            fail(f"The job queue could not be reached ({type(exc).__name__}): {QUEUE_ADVICE}")
+    try:
+        totals = daily.wait_provisioned(queued["results"], timeout=timeout)
+    except TimeoutError:
+        fail(
+            f"Provisioning is still running after {timeout} s: is a job consumer running "
+            "(make worker)?"
+        )
+    counts = ", ".join(f"{count} {outcome}" for outcome, count in totals.items())
+    click.echo(
+        f"Provisioned Daily Sessions over the job consumers "
+        f"({queued['tutors']} tutor(s) in {queued['batches']} batch(es)): {counts}."
+    )
+    if totals["failed"]:
+        raise SystemExit(1)
+
+
+QUEUE_ADVICE = "start the job queue's Redis or fix HUEY_REDIS_URL, then try again."
+
+
 def _center_id(name):
     try:
         return accounts.center_by_name(name).id
@@ -215,8 +252,19 @@ def _center_id(name):
 
 @portal_cli.command("health-scan")
 @click.option("--center", "center_name", default=None, help="Only this center's tutors.")
-def health_scan_command(center_name):
+@click.option(
+    "--spread",
+    is_flag=True,
+    help="Hand the scan to the job consumers in batches (HEALTH_SCAN_BATCH_SIZE) and wait.",
+)
+@click.option(
+    "--timeout", default=3600, show_default=True, type=click.IntRange(1), help="With --spread."
+)
+def health_scan_command(center_name, spread, timeout):
     """Run every health check now and print what changed."""
+    if spread:
+        _health_scan_spread(center_name, timeout)
+        return
     with database.connection_context():
         centers = [_center_id(center_name)] if center_name is not None else None
         try:
@@ -235,6 +283,33 @@ def health_scan_command(center_name):
         click.echo(f"Zoom could not be asked about {report.unchecked} tutor(s) (could_not_check).")
     if report.skipped:
         click.echo(f"Skipped (no data yet): {', '.join(report.skipped)}.")
+
+
+def _health_scan_spread(center_name, timeout):
+    app = current_app._get_current_object()
+    with database.connection_context():
+        centers = [_center_id(center_name)] if center_name is not None else None
+        try:
+            scan = runs.start_spread(app, centers=centers, trigger="cli")
+        except runs.ScanBusy as busy:
+            fail(f"A health check is already running (scan {busy.scan.id}); try again later.")
+        except Exception as exc:  # noqa: BLE001 - the queue's own errors vary by storage
+            fail(f"The job queue could not be reached ({type(exc).__name__}): {QUEUE_ADVICE}")
+        row = runs.wait(scan.id, timeout=timeout)
+    if row.lock is not None:
+        fail(
+            f"The health check (scan {row.id}) is still running after {timeout} s; its "
+            "progress is on the Health page. Is a job consumer running (make worker)?"
+        )
+    if row.status != "done":
+        fail(f"The health check (scan {row.id}) failed: {row.error or 'no reason recorded'}.")
+    click.echo(
+        f"Health check done over the job consumers ({row.batches} batch(es)): {row.total} "
+        f"tutor(s) checked with Zoom in {row.calls} call(s); {row.opened} new, "
+        f"{row.refreshed} still present, {row.resolved} resolved."
+    )
+    if row.unchecked:
+        click.echo(f"Zoom could not be asked about {row.unchecked} tutor(s) (could_not_check).")
 
 
 @portal_cli.command("findings")

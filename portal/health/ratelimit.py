@@ -144,7 +144,7 @@ else
 end
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens),
   'updated', string.format('%.6f', updated), 'paused_until', string.format('%.6f', paused))
-redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[1], math.ceil(ttl + math.max(0, paused - now)))
 return {status, math.ceil(wait * 1000000)}
 """
 

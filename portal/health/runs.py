@@ -334,7 +334,12 @@ def start_spread(app, user=None, centers=None, trigger="cli"):
     ``lock`` is NULL) tells when it is done.
     """
     scan = claim(user, centers, trigger, lease_seconds(app))
-    enqueue(app, "run_health_scan", scan.id)
+    try:
+        enqueue(app, "run_health_scan", scan.id)
+    except Exception as exc:
+        # Nobody will ever take it: free the lock now rather than after QUEUE_GRACE.
+        _finish(scan.id, status=HealthScan.FAILED, error=f"not queued ({type(exc).__name__})")
+        raise
     return HealthScan.get_by_id(scan.id)
 
 
@@ -342,8 +347,7 @@ def wait(scan_id, timeout=3600.0, poll=0.5):
     """Poll a scan's row until it is no longer queued or running; returns the row."""
     deadline = time.monotonic() + timeout
     while True:
-        with database.connection_context():
-            row = HealthScan.get_by_id(scan_id)
+        row = HealthScan.get_by_id(scan_id)
         if row.lock is None or time.monotonic() >= deadline:
             return row
         time.sleep(poll)

@@ -15,6 +15,10 @@ Progress (tutors done, calls) goes to the ``HealthScan`` row every half second,
 which is what the dashboard polls. ``alive`` (the lease's heartbeat, ``runs``) is
 asked between phases and while Zoom is being asked: once it says the scan was taken
 over, no more tutors are started and ``ScanTakenOver`` ends the scan unwritten.
+
+Spread over job consumers (``runs.execute_spread``), step 1 runs per batch of tutors
+(``scan_batch``, which also writes the batch's profiles) and steps 2-4 run once, in
+``conclude``, over every batch's observations; ``run_scan`` is both in one process.
 """
 
 import datetime

@@ -168,6 +168,9 @@ def test_a_429_reported_by_one_pauses_the_other(shared):
     with pytest.raises(AccountPaused) as info:
         b.acquire("acct-1")
     assert "resets in" in str(info.value)
+    with pytest.raises(AccountPaused):
+        b.acquire("acct-1")
+    assert shared.client.ttl(b.key("acct-1")) > 3600  # asking again keeps the pause stored
     b.acquire("acct-2")  # other accounts go on
     assert b.paused_for("acct-2") == 0
 

@@ -41,7 +41,13 @@ class Deployed:
         self.url = f"http://127.0.0.1:{self.port}"
         self.zoom_url = f"http://127.0.0.1:{self.sim_port}"
         self.env = contract_env(
-            self.url, self.zoom_url, database_url, os.path.join(tmp, "instance")
+            self.url,
+            self.zoom_url,
+            database_url,
+            os.path.join(tmp, "instance"),
+            # Small batches, so a handful of tutors spreads over both consumer workers.
+            HEALTH_SCAN_BATCH_SIZE=2,
+            PROVISION_BATCH_SIZE=2,
         )
         self.sim_env = simulator_env(self.env, self.zoom_url, f"{self.url}/webhooks/zoom")
         self.simulator = SimulatorServer(self.sim_env, self.sim_port)

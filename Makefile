@@ -62,7 +62,7 @@ zoom-sim: install
 	  $(BIN)/flask --app portal.zoom.simulator.server run --host $(HOST) --port $(SIM_PORT) --with-threads
 
 # 2 portal servers, 2 job consumers on Redis and the Zoom simulator, on this machine's
-# PostgreSQL and Redis (portal/cluster.py; `make cluster ARGS=--help` for the options).
+# PostgreSQL and Redis (portal/cluster/; `make cluster ARGS=--help` for the options).
 cluster: install
 	$(BIN)/python -m portal.cluster --with-parent $(ARGS)
 

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from portal import cluster
+from portal.cluster.launcher import hold_lock
 
 
 def alive(pid):
@@ -31,7 +32,7 @@ def wait_gone(pids):
 
 
 def test_a_second_launcher_says_one_is_running_and_exits(tmp_path):
-    held = cluster._hold_lock(str(tmp_path))
+    held = hold_lock(str(tmp_path))
     try:
         second = subprocess.run(
             [sys.executable, "-m", "portal.cluster", "--folder", str(tmp_path)],
@@ -45,7 +46,7 @@ def test_a_second_launcher_says_one_is_running_and_exits(tmp_path):
     assert second.returncode == 1
     assert f"A cluster is already running (launcher pid {os.getpid()})" in second.stderr
     assert "then start it again" in second.stderr
-    cluster._hold_lock(str(tmp_path)).close()  # free again once the first one let go
+    hold_lock(str(tmp_path)).close()  # free again once the first one let go
 
 
 def test_stop_ends_every_child_and_what_they_started(tmp_path):

@@ -13,7 +13,7 @@ PORT ?= 5000
 # `make zoom-sim` listens on 5001 unless PORT is given on the command line.
 SIM_PORT := $(if $(filter command line,$(origin PORT)),$(PORT),5001)
 
-.PHONY: install lock run worker zoom-sim test lint format bench clean
+.PHONY: install lock run worker zoom-sim cluster test lint format bench clean
 
 install: $(STAMP) $(VENDOR)
 
@@ -61,6 +61,11 @@ zoom-sim: install
 	ZOOM_SIM_BASE_URL=$${ZOOM_SIM_BASE_URL:-http://$(HOST):$(SIM_PORT)} \
 	  $(BIN)/flask --app portal.zoom.simulator.server run --host $(HOST) --port $(SIM_PORT) --with-threads
 
+# 2 portal servers, 2 job consumers on Redis and the Zoom simulator, on this machine's
+# PostgreSQL and Redis (portal/cluster/; `make cluster ARGS=--help` for the options).
+cluster: install
+	$(BIN)/python -m portal.cluster --with-parent $(ARGS)
+
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -81,6 +86,7 @@ bench: install
 	$(BIN)/python bench/health_bench.py
 	$(BIN)/python bench/refresh_race.py
 	$(BIN)/python bench/backup_bench.py
+	$(BIN)/python bench/cluster.py
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) node_modules static/vendor instance

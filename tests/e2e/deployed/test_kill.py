@@ -71,7 +71,11 @@ def test_a_hundred_kills_during_mixed_writes(app, deployed, new_page, world):
             except (OSError, http.client.HTTPException):
                 with lock:
                     counts["lost"] += 1
+                if conn is not None:
+                    conn.close()  # its worker was killed: a new connection, this socket closed
                 conn = None
+        if conn is not None:
+            conn.close()
 
     def background(work):
         def loop():

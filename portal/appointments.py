@@ -324,6 +324,18 @@ def reschedule(appointment, at, actor=None, now=None):
         raise ValidationError("That appointment can no longer be moved.", "at")
     center = appointment.center
     tutor = appointment.tutor
+    if not tutor.active:
+        raise ValidationError(
+            f"{tutor.name} no longer takes appointments, so this one can't be moved; "
+            "cancel it and book another tutor.",
+            "at",
+        )
+    if appointment.kind == Appointment.ONLINE and not center.virtual_meetings_enabled:
+        raise ValidationError(
+            f"Virtual Meetings is switched off for {center.name}, so online appointments "
+            "can't be moved there now; ask the center.",
+            "at",
+        )
     minutes = int((appointment.end_at - appointment.start_at).total_seconds() // 60)
     start = parse_start(at, center.timezone)
     if start == appointment.start_at:

@@ -318,4 +318,6 @@ def install(app):
         clock_time=clock_time,
         zone_abbreviation=zone_abbreviation,
     )
-    app.jinja_env.globals.update(zone_options=zone_options, zone_label=zone_label)
+    app.jinja_env.globals.update(
+        zone_options=zone_options, zone_label=zone_label, viewer_zone=viewer_zone
+    )

@@ -107,6 +107,19 @@ def _lengths(center):
     return [m for m in (slot, 2 * slot, 3 * slot, 4 * slot) if m <= appointments.MAX_MINUTES]
 
 
+def _offered_length(center, minutes):
+    """Refuse a length the page does not offer (a direct POST of minutes=240, say)."""
+    if not minutes:
+        return
+    lengths = _lengths(center)
+    if str(minutes).strip() not in {str(m) for m in lengths}:
+        choices = ", ".join(str(m) for m in lengths)
+        raise ValidationError(
+            f"Online appointments at {center.name} last {choices} minutes; choose one of those.",
+            "minutes",
+        )
+
+
 def slot_picker(center, tutor, form, ignore=None, current=None):
     """The free starts the picker offers for the chosen tutor, day and length."""
     day = _day(form, center)
@@ -179,6 +192,7 @@ def book():
         return render("student/book.html", "student/partials/book_form.html", status, **context)
     try:
         center, tutor, _ready = _chosen(context["choices"], form["tutor"])
+        _offered_length(center, form["minutes"])
         at = form["slot"] or appointments.compose_start(form["date"], form["time"])
         appt = appointments.book(
             current_user,

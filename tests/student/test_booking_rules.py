@@ -177,7 +177,12 @@ def test_the_past_and_off_grid_times_are_refused(auth, runner, login_as, world):
     assert "start every 30 minutes from 09:00" in off_grid.get_data(as_text=True)
     wrong_length = post_book(auth, form(world, day, "10:00", minutes="45"))
     assert wrong_length.status_code == 400
-    assert "whole 30-minute slots" in wrong_length.get_data(as_text=True)
+    assert "last 30, 60, 90, 120 minutes" in wrong_length.get_data(as_text=True)
+    by_cli = runner.invoke(
+        args=["portal", "book", "student.a@x.edu", "tutor.a@x.edu"]
+        + ["--at", f"{day.isoformat()}T10:00", "--minutes", "45"]
+    )
+    assert by_cli.exit_code == 1 and "whole 30-minute slots" in by_cli.output
     assert cli_book(runner, f"{day.isoformat()}T10:10").exit_code == 1
     nothing_booked()
 
@@ -629,3 +634,38 @@ def test_bad_input_to_move_is_refused_and_changes_nothing(
     kept = Appointment.get_by_id(appt.id)
     assert (kept.start_at, kept.sequence) == (appt.start_at, 0)
     assert AppointmentSlot.select().count() == 6
+
+
+def test_a_length_the_page_does_not_offer_is_refused_by_direct_post(auth, login_as, world):
+    day = next_weekday(WEDNESDAY)
+    login_as("student_a")
+    for minutes in ("240", "45", "-30", "9" * 30):
+        response = post_book(auth, form(world, day, "10:00", minutes=minutes))
+        assert response.status_code == 400, minutes
+        assert "last 30, 60, 90, 120 minutes" in response.get_data(as_text=True)
+    nothing_booked()
+
+
+def test_an_appointment_with_a_deactivated_tutor_cannot_be_moved(auth, login_as, world):
+    day = next_weekday(WEDNESDAY)
+    appt = appointments.book(world["student_a"], world["tutor_a"], "online", f"{day}T10:00")
+    User.update(active=False).where(User.id == world["tutor_a"].id).execute()
+    login_as("student_a")
+    response = move(auth, appt, day, "14:00")
+    assert response.status_code == 400
+    assert "Tom Tutor no longer takes appointments" in response.get_data(as_text=True)
+    assert Appointment.get_by_id(appt.id).start_at == ny_utc(day, 10)
+    assert [s.slot_start for s in AppointmentSlot.select()][0] == ny_utc(day, 10)
+
+
+def test_the_free_times_also_read_in_the_viewers_own_zone(client, login_as, world):
+    day = next_weekday(WEDNESDAY)
+    User.update(timezone="Europe/Paris").where(User.id == world["student_a"].id).execute()
+    login_as("student_a")
+    times, html = offered(client, world, day)
+    assert times[0] == "09:00"
+    assert "the smaller times are yours, in Europe/Paris" in html
+    assert "3:00 PM CET" in html  # 09:00 in New York (EST) is 15:00 in Paris (CET)
+    User.update(timezone=None).where(User.id == world["student_a"].id).execute()
+    _, html = offered(client, world, day)
+    assert "the smaller times are yours" not in html and "CET" not in html

@@ -25,9 +25,11 @@ from portal.migrate import runner, upgrade
 from portal.models import (
     MODELS,
     AuditEntry,
+    Availability,
     CalendarFeed,
     Center,
     DailySession,
+    DayOff,
     HealthScan,
     HealthScanBatch,
     HealthSnapshot,
@@ -36,6 +38,7 @@ from portal.models import (
     MailPreference,
     MeetingParticipant,
     OutboxMessage,
+    PasswordToken,
     PresenceEvent,
     ShiftCheck,
     TutorDevice,
@@ -191,6 +194,16 @@ def populate(app):
     scan = HealthScan.create(status="done", total=1, done=1, calls=3, centers=[math.id])
     HealthSnapshot.create(scan=scan, center=math, tutors=1, ready=0, open_findings=1)
     HealthScanBatch.create(scan=scan, number=1, tutor_ids=[tutor.id], status="done", tutors=1)
+    Availability.create(tutor=tutor, center=math, weekday=0, starts="09:00", ends="12:00")
+    DayOff.create(tutor=tutor, center=math, day=tomorrow + datetime.timedelta(days=7))
+    PasswordToken.create(
+        user=student,
+        purpose="reset",
+        token_hash="a" * 64,
+        nonce="b" * 32,
+        expires_at=datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+        + datetime.timedelta(hours=1),
+    )
     TutorNotice.create(
         tutor=tutor, message="Please reconnect Zoom.", finding=finding, sent_by=admin
     )

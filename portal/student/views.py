@@ -112,7 +112,7 @@ def _offered_length(center, minutes):
     if not minutes:
         return
     lengths = _lengths(center)
-    if str(minutes).strip() not in {str(m) for m in lengths}:
+    if appointments.parse_minutes(minutes) not in lengths:
         choices = ", ".join(str(m) for m in lengths)
         raise ValidationError(
             f"Online appointments at {center.name} last {choices} minutes; choose one of those.",

@@ -49,9 +49,9 @@ def test_student_books_from_the_offered_slots_and_moves_the_appointment(deployed
     page.click("button:has-text('Show free times')")
     page.wait_for_selector("label.slot")
     times = [t.strip() for t in page.locator("label.slot").all_inner_texts()]
-    assert times[0] == "09:00" and times[-1] == "16:30" and len(times) == 16
+    assert times[0] == "9:00 AM" and times[-1] == "4:30 PM" and len(times) == 16
     assert "America/New_York" in page.inner_text(".slot-picker .hint")
-    page.check("label.slot:has-text('10:00') input")
+    page.check("label.slot:has-text('10:00 AM') input")
     page.click("button:has-text('Book online appointment')")
     page.wait_for_url(f"{deployed.url}/student/appointments/*")
     appointment = Appointment.get()
@@ -63,12 +63,12 @@ def test_student_books_from_the_offered_slots_and_moves_the_appointment(deployed
     page.wait_for_url(f"{deployed.url}/student/appointments/{appointment.id}/move")
     page.wait_for_selector("label.slot")
     offered = [t.strip() for t in page.locator("label.slot").all_inner_texts()]
-    assert "10:00" not in offered and "14:30" in offered  # its own time is not offered again
-    page.check("label.slot:has-text('14:30') input")
+    assert "10:00 AM" not in offered and "2:30 PM" in offered  # its own time is not offered again
+    page.check("label.slot:has-text('2:30 PM') input")
     page.click("button:has-text('Move appointment')")
     page.wait_for_url(f"{deployed.url}/student/appointments/{appointment.id}")
     assert "Appointment moved" in page.inner_text("main")
-    assert "14:30" in page.inner_text(".session-facts")
+    assert "2:30 PM" in page.inner_text(".session-facts")
     watch.assert_clean()
 
     moved = Appointment.get_by_id(appointment.id)

@@ -10,7 +10,7 @@ import pytest
 from e2e.browser import log_in
 from portal import walkins
 from portal.health import findings
-from portal.models import DailySession, Finding
+from portal.models import DailySession, Finding, User
 
 from .test_connect import book_now, connected
 
@@ -62,6 +62,10 @@ def test_recreate_asks_first_then_replaces_the_meeting(deployed, new_page, world
 
 
 def test_a_waiting_students_tab_title_says_when_their_turn_comes(deployed, new_page, world):
+    # Join reaches Tom through a Connect Link, so the student is truly told "ready".
+    User.update(connect_link="https://meet.example.edu/tom").where(
+        User.id == world["tutor_a"].id
+    ).execute()
     student = new_page()
     page = student.page
     log_in(student, deployed.url, world["student_a"].email)

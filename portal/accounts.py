@@ -226,7 +226,8 @@ def authenticate(email, password, address, config, device_cookie=None):
     if not client.startswith(throttle.DEVICE_PREFIX):
         throttle.slow_down(client, config)
     user = User.get_or_none(User.email == email)
-    if user is None or not user.active:
+    if user is None or not user.active or user.password_hash == password_links.UNUSABLE_PASSWORD:
+        # unknown, deactivated and invited-but-unset accounts cost one hashing too
         burn_time(password or "")
         ok = False
     else:

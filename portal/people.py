@@ -3,16 +3,24 @@
 Rights (issue 14): an account administrator may do anything. A center administrator
 manages only members of their own centers, assigns only roles up to their own
 (student, tutor, center_admin) and only their own centers, and never edits or
-deactivates an account administrator. Nobody deactivates themselves or changes their
-own role, and the last active account administrator stays one. Every refusal is a
-``NotAllowed`` (a 403 with its sentence) and changes nothing.
+deactivates an account administrator. A center administrator changes the e-mail or
+role of a user, or (de)activates them, only when every center of that user is one of
+theirs (those change the account everywhere, and a new e-mail lets whoever holds it
+set the password); adding an existing student or tutor to their center is fine, but
+pulling in a center administrator of another center is not. Nobody deactivates
+themselves or changes their own role, and the last active account administrator
+stays one. Every refusal is a ``NotAllowed`` (a 403 with its sentence) and changes
+nothing.
 """
+
+from flask import current_app
 
 from . import audit
 from .accounts import end_all_sessions
+from .auth import password_links
 from .db import write_tx
 from .inputs import id_field
-from .models import ROLES, Center, Membership, User
+from .models import ROLES, Center, Membership, PasswordToken, User
 from .validation import ValidationError, clean_email, clean_role, clean_text
 
 RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -56,6 +64,27 @@ def check_may_manage(actor, user):
         raise NotAllowed("Only an account administrator can change an account administrator.")
 
 
+def manages_all_centers(actor, user):
+    """True if every center of user is one actor manages (always, for an account admin)."""
+    if actor.role == User.ACCOUNT_ADMIN:
+        return True
+    mine = [c.id for c in own_centers(actor)]
+    return (
+        not Membership.select()
+        .where(Membership.user == user.id, Membership.center.not_in(mine))
+        .exists()
+    )
+
+
+def check_may_change_account(actor, user, what):
+    """NotAllowed unless actor may change user's account everywhere (what: the change)."""
+    if not manages_all_centers(actor, user):
+        raise NotAllowed(
+            f"{user.name} is also in a center you do not manage, so you cannot {what}. "
+            "An account administrator can do it."
+        )
+
+
 def _check_role(actor, role):
     if role not in assignable_roles(actor):
         raise NotAllowed(
@@ -82,11 +111,14 @@ def split_centers(actor, user):
     return [c for c in theirs if c.id in mine], [c for c in theirs if c.id not in mine]
 
 
-def update_user(actor, user, *, name, email, role, center_ids):
+def update_user(actor, user, *, name, email, role, center_ids, config=None):
     """Edit name, e-mail, role and (actor's) centers; returns the changed field names.
 
     Memberships in centers actor does not manage are kept as they are. A role or
     e-mail change ends the user's sessions (they log in again with the new rights).
+    An e-mail change closes the user's open password links; if they never chose a
+    password, a fresh invitation goes to the new address ("invited" among the changes;
+    wake the outbox after). config is the app's (default: the current app's).
     """
     check_may_manage(actor, user)
     name = clean_text(name, "name", "Name")
@@ -96,6 +128,9 @@ def update_user(actor, user, *, name, email, role, center_ids):
         if actor.id == user.id:
             raise NotAllowed("You cannot change your own role. Ask another administrator.")
         _check_role(actor, role)
+        check_may_change_account(actor, user, "change their role")
+    if email != user.email:
+        check_may_change_account(actor, user, "change their e-mail")
     manageable = {c.id: c for c in own_centers(actor)}
     wanted = set()
     for raw in center_ids:
@@ -152,6 +187,20 @@ def update_user(actor, user, *, name, email, role, center_ids):
             )
         if "role" in changed or "email" in changed:
             end_all_sessions(fresh)
+        if "email" in changed:
+            # a link mailed to the old address must not open the account any more
+            password_links.cancel_open(fresh)
+            if fresh.password_hash == password_links.UNUSABLE_PASSWORD and fresh.active:
+                fresh.email = email
+                invite_center = _audit_center(actor, final or current)
+                password_links.issue(
+                    config if config is not None else current_app.config,
+                    fresh,
+                    PasswordToken.INVITE,
+                    actor=actor,
+                    center=Center.get_or_none(Center.id == invite_center),
+                )
+                changed["invited"] = True
     return list(changed)
 
 
@@ -169,6 +218,7 @@ def set_active(actor, user, active):
     check_may_manage(actor, user)
     if not active and actor.id == user.id:
         raise NotAllowed("You cannot deactivate yourself. Ask another administrator.")
+    check_may_change_account(actor, user, "deactivate them" if not active else "reactivate them")
     with write_tx():
         fresh = User.get_by_id(user.id)
         if bool(fresh.active) == bool(active):
@@ -178,6 +228,7 @@ def set_active(actor, user, active):
         User.update(active=bool(active)).where(User.id == user.id).execute()
         if not active:
             end_all_sessions(fresh)  # every session ends now, not at its next expiry
+            password_links.cancel_open(fresh)  # no old link works after a reactivation
         centers = [m.center_id for m in Membership.select().where(Membership.user == user.id)]
         audit.record(
             actor,
@@ -207,6 +258,11 @@ def add_existing(actor, center, email):
         _check_role(actor, user.role)
         if center.id not in {c.id for c in own_centers(actor)}:
             raise NotAllowed("You can add people only to your own centers.")
+        if user.role == User.CENTER_ADMIN and not manages_all_centers(actor, user):
+            raise NotAllowed(
+                f"{user.name} is a center administrator of another center, so you cannot "
+                "add them to yours. An account administrator can do it."
+            )
     with write_tx():
         if (
             Membership.select()

@@ -188,6 +188,13 @@ def check(actor, text):
                     )
                 elif actor.role != User.ACCOUNT_ADMIN and existing.role == User.ACCOUNT_ADMIN:
                     row.errors.append("Only an account administrator can change this user.")
+                elif existing.role == User.CENTER_ADMIN and not people.manages_all_centers(
+                    actor, existing
+                ):
+                    row.errors.append(
+                        f"{existing.email} is a center administrator of another center, so you "
+                        "cannot add them to yours. An account administrator can do it."
+                    )
                 else:
                     row.existing = existing
         rows.append(row)

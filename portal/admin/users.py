@@ -9,6 +9,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
@@ -21,6 +22,8 @@ from ..notifications import outbox
 from ..rendering import render
 from ..validation import ValidationError
 from .views import bp
+
+DIGEST_PATTERN = re.compile(r"[0-9a-f]{64}")  # what _digest writes; anything else is refused
 
 
 def _user_or_404(user_id):
@@ -95,6 +98,7 @@ def save_user(user_id):
             email=form["email"],
             role=form["role"],
             center_ids=form["centers"],
+            config=current_app.config,
         )
     except (people.NotAllowed, ValidationError) as exc:
         status = 403 if isinstance(exc, people.NotAllowed) else 400
@@ -110,6 +114,11 @@ def save_user(user_id):
         message = f"Saved {user.name}."
         if "role" in changed or "email" in changed:
             message += " They were logged out and log in again with the new details."
+        if "email" in changed:
+            message += " Password links sent to the old address no longer work."
+        if "invited" in changed:
+            outbox.wake()
+            message += f" A new invitation to choose a password is on its way to {user.email}."
         flash(message, "success")
     return _to_user(user)
 
@@ -207,7 +216,10 @@ def preview_import():
 def confirm_import():
     """Import the previewed file: checked again here, then every row or none."""
     text = _unpack(request.form.get("text", ""))
-    if not hmac.compare_digest(request.form.get("digest", ""), _digest(text)):
+    digest = request.form.get("digest", "")
+    if not DIGEST_PATTERN.fullmatch(digest) or not hmac.compare_digest(
+        digest.encode("ascii"), _digest(text).encode("ascii")
+    ):
         return _import_page(
             400,
             error="The file to import changed after its preview, so nothing was imported. "

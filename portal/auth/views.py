@@ -196,7 +196,7 @@ def save_password():
         problem = "The two passwords are not the same. Type them again."
     if problem is None:
         try:
-            user, problem = password_links.use(token, password)
+            _saved, problem = password_links.use(token, password)
         except password_links.LinkInvalid:
             return _no_store((render_template("auth/link_invalid.html"), 400))
     if problem:

@@ -4,7 +4,7 @@ import pytest
 from support import Auth, make_user
 
 from portal import people
-from portal.models import AuditEntry, Center, Membership, User, WebSession
+from portal.models import AuditEntry, Center, Membership, PasswordToken, User, WebSession
 
 
 def snapshot():
@@ -294,3 +294,107 @@ def test_adding_an_existing_user_is_refused_when_pointless(
     assert response.status_code == status
     assert message in response.get_data(as_text=True)
     assert snapshot() == before
+
+
+# --- accounts shared with another center (an account administrator's to change) -----
+
+
+def test_center_admin_cannot_pull_in_and_take_over_another_centers_admin(
+    app, login_as, auth, world
+):
+    login_as("admin_a")
+    bea = world["admin_b"]
+    before = snapshot()
+    response = auth.post(
+        f"/admin/centers/{world['a'].id}/users",
+        {"email": "admin.b@x.edu", "name": "", "role": "", "password": ""},
+    )
+    assert response.status_code == 403
+    text = response.get_data(as_text=True)
+    assert "Bea Admin is a center administrator of another center" in text
+    assert "An account administrator can do it." in text
+    assert snapshot() == before
+    # the rest of the path stays shut too: she is not theirs to see, edit or reset
+    assert auth.get(f"/admin/users/{bea.id}").status_code == 404
+    assert edit(auth, bea, email="mine@x.edu", centers=[world["b"].id]).status_code == 404
+    assert snapshot() == before
+    assert PasswordToken.select().count() == 0
+
+
+def test_center_admin_cannot_change_the_email_of_a_user_also_in_another_center(
+    login_as, auth, world
+):
+    login_as("admin_a")
+    # adding another center's student stays allowed...
+    response = auth.post(
+        f"/admin/centers/{world['a'].id}/users",
+        {"email": "student.b@x.edu", "name": "", "role": "", "password": ""},
+    )
+    assert response.status_code == 303
+    sue = User.get_by_id(world["student_b"].id)
+    before = snapshot()
+    # ...but her e-mail (the way to "Forgot password") is not Center A's to change
+    response = edit(auth, sue, email="taken.over@x.edu", centers=[world["a"].id])
+    assert response.status_code == 403
+    text = response.get_data(as_text=True)
+    assert "also in a center you do not manage, so you cannot change their e-mail" in text
+    assert "An account administrator can do it." in text
+    assert snapshot() == before
+    assert User.by_email("taken.over@x.edu") is None
+
+
+def test_center_admin_cannot_promote_a_tutor_shared_with_another_center(login_as, auth, world):
+    login_as("admin_a")
+    bo = make_user("both@x.edu", "tutor", [world["a"], world["b"]], name="Bo Both")
+    page = auth.get(f"/admin/users/{bo.id}").get_data(as_text=True)
+    assert "only an account administrator can change their e-mail or role" in page
+    before = snapshot()
+    response = edit(auth, bo, role="center_admin", centers=[world["a"].id])
+    assert response.status_code == 403
+    assert "so you cannot change their role" in response.get_data(as_text=True)
+    assert snapshot() == before
+    assert User.get_by_id(bo.id).role == "tutor"
+
+
+def test_center_admin_cannot_deactivate_a_user_shared_with_another_center(
+    app, login_as, auth, world
+):
+    login_as("admin_a")
+    bo = make_user("both@x.edu", "tutor", [world["a"], world["b"]], name="Bo Both")
+    before = snapshot()
+    response = auth.post(f"/admin/users/{bo.id}/deactivate")
+    assert response.status_code == 403
+    assert "so you cannot deactivate them" in response.get_data(as_text=True)
+    assert snapshot() == before
+    assert Auth(app.test_client()).login(bo.email).status_code == 303  # still in, in B too
+
+
+def test_center_admin_manages_a_user_whose_centers_are_all_theirs(login_as, auth, world):
+    login_as("admin_a")
+    tom = world["tutor_a"]
+    assert edit(auth, tom, email="tom@x.edu", role="center_admin").status_code == 303
+    fresh = User.get_by_id(tom.id)
+    assert (fresh.email, fresh.role) == ("tom@x.edu", "center_admin")
+    assert auth.post(f"/admin/users/{tom.id}/deactivate").status_code == 303
+    assert User.get_by_id(tom.id).active is False
+
+
+def test_an_account_admin_still_changes_shared_users_and_center_admins(login_as, auth, world):
+    login_as("account_admin")
+    a, b = world["a"], world["b"]
+    bea = world["admin_b"]
+    response = auth.post(
+        f"/admin/centers/{a.id}/users",
+        {"email": "admin.b@x.edu", "name": "", "role": "", "password": ""},
+    )
+    assert response.status_code == 303
+    assert centers_of(bea) == ["Center A", "Center B"]
+    bo = make_user("both@x.edu", "tutor", [a, b], name="Bo Both")
+    assert edit(auth, bo, email="bo@x.edu", role="center_admin").status_code == 303
+    fresh = User.get_by_id(bo.id)
+    assert (fresh.email, fresh.role) == ("bo@x.edu", "center_admin")
+    assert centers_of(fresh) == ["Center A", "Center B"]
+    assert auth.post(f"/admin/users/{bo.id}/deactivate").status_code == 303
+    assert User.get_by_id(bo.id).active is False
+    assert auth.post(f"/admin/users/{bo.id}/reactivate").status_code == 303
+    assert User.get_by_id(bo.id).active is True

@@ -204,3 +204,65 @@ def test_import_needs_an_admin(login_as, auth, world):
     assert auth.get("/admin/users/import").status_code == 403
     response = auth.post("/admin/users/import/confirm", {"text": "", "digest": ""})
     assert response.status_code == 403
+
+
+def test_import_cannot_pull_in_another_centers_admin(login_as, auth, world):
+    login_as("admin_a")
+    before = counts()
+    response = upload(auth, HEADER + "admin.b@x.edu,Bea Admin,center_admin,Center A\n")
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "admin.b@x.edu is a center administrator of another center" in text
+    assert 'name="digest"' not in text
+    assert counts() == before
+    # a student or tutor of another center can still be added
+    ok = upload(auth, HEADER + "tutor.b@x.edu,Tia Tutor,tutor,Center A\n")
+    assert ok.status_code == 200
+    confirmed = auth.post(
+        "/admin/users/import/confirm",
+        confirm_fields(ok.get_data(as_text=True)),
+        token_path="/admin/users/import",
+    )
+    assert confirmed.status_code == 303
+    assert Membership.select().where(Membership.user == world["tutor_b"].id).count() == 2
+
+
+def test_an_account_admin_may_import_a_center_admin_into_another_center(login_as, auth, world):
+    login_as("account_admin")
+    ok = upload(auth, HEADER + "admin.b@x.edu,Bea Admin,center_admin,Center A\n")
+    assert ok.status_code == 200
+    fields = confirm_fields(ok.get_data(as_text=True))
+    response = auth.post("/admin/users/import/confirm", fields, token_path="/admin/users/import")
+    assert response.status_code == 303
+    assert Membership.select().where(Membership.user == world["admin_b"].id).count() == 2
+
+
+@pytest.mark.parametrize(
+    "digest", ["é", "é" * 64, "A" * 64, "0" * 63, "0" * 65, " " + "0" * 63, "g" * 64]
+)
+def test_confirm_with_a_malformed_digest_is_a_plain_400(login_as, auth, world, digest):
+    login_as("admin_a")
+    before = counts()
+    good = base64.b64encode(HEADER.encode() + b"ana@x.edu,Ana,student,Center A\n").decode()
+    for text in ("é", good):
+        response = auth.post(
+            "/admin/users/import/confirm",
+            {"text": text, "digest": digest},
+            token_path="/admin/users/import",
+        )
+        assert response.status_code == 400
+        assert "changed after its preview, so nothing was imported" in response.get_data(
+            as_text=True
+        )
+    assert counts() == before
+
+
+def test_preview_cells_are_labelled_with_their_column_heading(login_as, auth, world):
+    login_as("admin_a")
+    html = upload(auth, HEADER + "ana@x.edu,Ana,student,Center A\n").get_data(as_text=True)
+    headings = re.findall(r"<th>([^<]*)</th>", html)
+    assert headings == ["Line", "E-mail", "Name", "Role", "Centers", "Check"]
+    row = re.search(r"<tbody>(.*?)</tbody>", html, re.S).group(1)
+    labels = re.findall(r'<td data-label="([^"]*)"', row)
+    assert labels == headings
+    assert row.count("<td") == len(headings)  # no cell without its label

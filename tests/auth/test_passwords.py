@@ -337,3 +337,103 @@ def test_change_password_refusals_change_nothing(app, client, auth, world, form,
 def test_change_password_needs_login(client, world):
     response = client.get("/account/password")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+# --- links closed when the account changes under them -------------------------------
+
+
+def test_weak_password_page_still_names_the_user(app, client, smtp, world):
+    stu = world["student_a"]
+    forgot(client, stu.email)
+    deliver(app)
+    _url, token = link_in(smtp.inbox.to(stu.email)[0])
+    short = set_password(client, token, "short")
+    text = short.get_data(as_text=True)
+    assert short.status_code == 400 and "at least 8 characters" in text
+    assert "For ." not in text and "For student.a@x.edu." in text
+    assert 'name="username" value="student.a@x.edu"' in text  # for the password manager
+
+
+def test_correcting_an_invited_users_email_closes_the_old_link_and_invites_again(
+    app, client, auth, smtp, world
+):
+    auth.as_user(world["admin_a"])
+    center = world["a"]
+    auth.post(
+        f"/admin/centers/{center.id}/users",
+        {"email": "wrong@x.edu", "name": "Nia New", "role": "student", "password": ""},
+    )
+    deliver(app)
+    _url, old_token = link_in(smtp.inbox.to("wrong@x.edu")[0])
+    nia = User.by_email("wrong@x.edu")
+    response = auth.post(
+        f"/admin/users/{nia.id}",
+        {"name": "Nia New", "email": "nia@x.edu", "role": "student", "centers": [str(center.id)]},
+    )
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "A new invitation to choose a password is on its way to nia@x.edu" in page
+
+    stranger = app.test_client()
+    assert set_password(stranger, old_token, NEW_PASSWORD).status_code == 400
+    assert not password_ok(nia, NEW_PASSWORD)
+    deliver(app)
+    (mail,) = smtp.inbox.to("nia@x.edu")
+    assert mail.subject == "You are invited to the Virtual Meetings Portal"
+    _url, new_token = link_in(mail)
+    assert set_password(app.test_client(), new_token, NEW_PASSWORD).status_code == 303
+    assert Auth(app.test_client()).login("nia@x.edu", NEW_PASSWORD).status_code == 303
+
+
+def test_an_email_change_closes_an_open_reset_link(app, client, auth, smtp, world):
+    tom = world["tutor_a"]
+    forgot(app.test_client(), tom.email)
+    deliver(app)
+    _url, token = link_in(smtp.inbox.to(tom.email)[0])
+    auth.as_user(world["admin_a"])
+    response = auth.post(
+        f"/admin/users/{tom.id}",
+        {"name": tom.name, "email": "tom@x.edu", "role": "tutor", "centers": [str(world["a"].id)]},
+    )
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Password links sent to the old address no longer work." in page
+    assert "invitation" not in page  # he has a password: nothing new is sent
+    assert set_password(app.test_client(), token, NEW_PASSWORD).status_code == 400
+    assert password_ok(tom, TEST_PASSWORD)
+    deliver(app)
+    assert smtp.inbox.to("tom@x.edu") == []
+
+
+def test_a_link_from_before_a_deactivation_does_not_work_after_reactivation(
+    app, client, auth, smtp, world
+):
+    stu = world["student_a"]
+    forgot(app.test_client(), stu.email)
+    deliver(app)
+    _url, token = link_in(smtp.inbox.to(stu.email)[0])
+    auth.as_user(world["admin_a"])
+    assert auth.post(f"/admin/users/{stu.id}/deactivate").status_code == 303
+    assert auth.post(f"/admin/users/{stu.id}/reactivate").status_code == 303
+    assert set_password(app.test_client(), token, NEW_PASSWORD).status_code == 400
+    assert password_ok(stu, TEST_PASSWORD)
+
+
+def test_login_to_an_invited_account_spends_a_hashing_like_an_unknown_one(
+    app, client, monkeypatch, world
+):
+    from portal import accounts
+    from portal.auth import password_links
+
+    User.update(password_hash=password_links.UNUSABLE_PASSWORD).where(
+        User.id == world["student_a"].id
+    ).execute()
+    burned = []
+    real = accounts.burn_time
+    monkeypatch.setattr(
+        accounts, "burn_time", lambda password: burned.append(password) or real(password)
+    )
+    assert Auth(client).login("student.a@x.edu", "a-guess-1234").status_code == 401
+    assert burned == ["a-guess-1234"]
+    assert Auth(app.test_client()).login("nobody@x.edu", "a-guess-5678").status_code == 401
+    assert burned == ["a-guess-1234", "a-guess-5678"]

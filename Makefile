@@ -44,8 +44,8 @@ $(VENDOR): node_modules/.package-lock.json
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 
 run: install
-	$(BIN)/flask --app wsgi portal init-db
-	$(BIN)/flask --app wsgi portal demo --if-empty
+	FLASK_DEBUG=1 $(BIN)/flask --app wsgi portal init-db
+	FLASK_DEBUG=1 $(BIN)/flask --app wsgi portal demo --if-empty
 	@echo "Background jobs (morning Daily Sessions, revoke retries): run 'make worker' in another terminal."
 	FLASK_DEBUG=1 ZOOM_SIM_BASE_URL=http://$(HOST):$(PORT)/zoom-sim \
 	  PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} \

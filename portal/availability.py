@@ -24,6 +24,9 @@ MAX_RANGES = 8  # per weekday
 MAX_FIELD = 200
 
 
+NO_HOURS = "no hours"
+
+
 def _hhmm(hour, minute):
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
         raise ValueError
@@ -134,13 +137,18 @@ def set_weekly(tutor, center, texts, actor=None):
         ]
         if rows:
             Availability.insert_many(rows).execute()
+        # Only the days that changed; a day cleared reads "no hours", not a new value.
+        changed = [d for d in range(7) if old.get(d) != new.get(d)]
         audit.record(
             actor,
             "availability.set",
             center=center,
             target=tutor,
-            before={WEEKDAYS[d]: as_text(r) for d, r in old.items()},
-            after={WEEKDAYS[d]: as_text(r) for d, r in new.items()},
+            before={WEEKDAYS[d]: as_text(old[d]) if d in old else NO_HOURS for d in changed},
+            after={
+                "tutor": tutor.name,
+                **{WEEKDAYS[d]: as_text(new[d]) if d in new else NO_HOURS for d in changed},
+            },
         )
     return new
 
@@ -171,7 +179,7 @@ def add_day_off(tutor, center, value, actor=None):
                 "availability.day_off",
                 center=center,
                 target=tutor,
-                after={"day_off": day.isoformat()},
+                after={"tutor": tutor.name, "day_off": day.isoformat()},
             )
     return day
 
@@ -190,7 +198,7 @@ def remove_day_off(tutor, center, day_off_id, actor=None):
             "availability.day_off_removed",
             center=center,
             target=tutor,
-            before={"day_off": row.day.isoformat()},
+            before={"tutor": tutor.name, "day_off": row.day.isoformat()},
         )
     return True
 

@@ -6,6 +6,7 @@ globals, so no template spells a label out again.
 """
 
 import datetime
+import re
 
 from peewee import fn
 
@@ -277,6 +278,9 @@ def _iso_time(value):
     return timefmt.when(moment)
 
 
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 def field_value(key, value, names=None, action=""):
     """A field's value as words: On/Off, Yes/No, names for ids, lists joined by commas."""
     names = names or {}
@@ -297,7 +301,7 @@ def field_value(key, value, names=None, action=""):
         return "; ".join(
             f"{field_label(k)}: {field_value(k, v, names, action)}" for k, v in value.items()
         )
-    if key in ("meeting_id", "meeting_number", "pmi") and str(value).isdigit():
+    if key in ("meeting_id", "meeting_number", "pmi", "other_meetings") and str(value).isdigit():
         from .daily import format_meeting_number
 
         return format_meeting_number(value)
@@ -305,8 +309,21 @@ def field_value(key, value, names=None, action=""):
         return check_label(value)
     if key == "status":
         return _status_words(value, action)
-    if key in ("start_utc", "next_start_utc", "last_utc", "last", "since", "attempted_at"):
+    if key in (
+        "start_utc",
+        "next_start_utc",
+        "last_utc",
+        "last",
+        "since",
+        "attempted_at",
+        "zoom_start_time",
+    ):
         return _iso_time(value)
+    if key in ("day_off", "date") and _ISO_DAY.match(str(value)):
+        try:
+            return timefmt.day(datetime.date.fromisoformat(str(value)), "full")
+        except ValueError:
+            return str(value)
     if key in FIELD_VALUE_LABELS and value in FIELD_VALUE_LABELS[key]:
         return FIELD_VALUE_LABELS[key][value]
     if key == "reason" and str(value).startswith("already_linked:"):

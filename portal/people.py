@@ -20,7 +20,7 @@ from .accounts import end_all_sessions
 from .auth import password_links
 from .db import write_tx
 from .inputs import id_field
-from .models import ROLES, Center, Membership, PasswordToken, User
+from .models import ROLE_LABELS, ROLES, Center, Membership, PasswordToken, User
 from .validation import ValidationError, clean_email, clean_role, clean_text
 
 RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -89,7 +89,7 @@ def _check_role(actor, role):
     if role not in assignable_roles(actor):
         raise NotAllowed(
             "You can give only these roles: "
-            + ", ".join(assignable_roles(actor))
+            + ", ".join(ROLE_LABELS[r] for r in assignable_roles(actor))
             + ". Ask an account administrator for a higher one."
         )
 

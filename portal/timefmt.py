@@ -237,7 +237,10 @@ def zone_options():
 def _zone_options(today):
     moment = datetime.datetime.combine(today, datetime.time(12))
     return tuple(
-        (name, f"{region} · {abbreviation(_aware(moment, name), LOCALE)}")
+        (
+            name,
+            f"{region} · {abbreviation(_aware(moment, name), LOCALE)}{_COMMON_NAMES.get(name, '')}",
+        )
         for region, names in zone_groups()
         for name in names
     )
@@ -281,6 +284,15 @@ _COMMON = {
     "jst": "Asia/Tokyo",
     "aest": "Australia/Sydney",
 }
+
+
+# The everyday name a picker shows beside the zone it means, so typing "Eastern" finds it.
+_COMMON_NAMES = {
+    zone: " · " + word.capitalize() + " time"
+    for word, zone in _COMMON.items()
+    if len(word) > 3 and word not in ("zulu",)
+}
+_COMMON_NAMES["UTC"] = " · Coordinated Universal Time"
 
 
 def _key(text):

@@ -164,7 +164,7 @@ def check(actor, text):
             if role not in allowed:
                 row.errors.append(
                     f"You cannot give the role {ROLE_LABELS[role]}; "
-                    f"you can give: {', '.join(allowed)}."
+                    "you can give: " + ", ".join(f"{ROLE_LABELS[r]} ({r})" for r in allowed) + "."
                 )
         for name in [n.strip() for n in row.center_text.split(";") if n.strip()]:
             center = centers.get(name.casefold())

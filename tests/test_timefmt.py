@@ -130,8 +130,15 @@ def test_the_picker_offers_every_region_and_utc():
     groups = dict(timefmt.zone_groups())
     assert "America/Chicago" in groups["America"] and groups["Other"] == ["UTC"]
     labels = dict(timefmt.zone_options())
-    assert labels["America/New_York"] in ("America · EST", "America · EDT")  # findable by "EST"
-    assert labels["UTC"] == "Other · UTC" and len(labels) == len(names) + 1
+    # findable by "EST" and by "Eastern"
+    assert labels["America/New_York"] in (
+        "America · EST · Eastern time",
+        "America · EDT · Eastern time",
+    )
+    assert labels["America/Los_Angeles"].endswith(" · Pacific time")
+    assert labels["UTC"] == "Other · UTC · Coordinated Universal Time"
+    assert labels["Europe/Berlin"] in ("Europe · CET", "Europe · CEST")
+    assert len(labels) == len(names) + 1
 
 
 # --- the guard ---------------------------------------------------------------------------

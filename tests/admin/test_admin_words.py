@@ -267,3 +267,26 @@ def test_keep_it_on_shows_the_switch_again(login_as, client, world):
     html = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
     assert html.lstrip().startswith('<section id="vm-switch"') and 'role="switch"' in html
     assert vm(world["a"]) is True and User.select().count() > 0
+
+
+def test_session_evidence_reads_in_words_not_raw_values(app):
+    from portal.labels import evidence_lines
+
+    with app.test_request_context():
+        words = [
+            w
+            for _label, w in evidence_lines(
+                {
+                    "meeting_id": 35765147314,
+                    "date": "2026-12-01",
+                    "zoom_start_time": "2026-12-01T14:00:00Z",
+                    "other_meetings": [81234567890],
+                }
+            )
+        ]
+    assert words == [
+        "357 6514 7314",
+        "Tuesday, December 1, 2026",
+        "Tue, Dec 1, 2026, 2:00 PM UTC",
+        "812 3456 7890",
+    ]

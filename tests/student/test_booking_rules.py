@@ -527,7 +527,23 @@ def test_an_admin_sets_a_tutors_availability_from_the_users_page(auth, client, l
     assert response.status_code == 303
     assert availability.weekly(world["tutor_a"], world["a"]) == {4: [("13:00", "16:00")]}
     entry = AuditEntry.get(AuditEntry.action == "availability.set")
-    assert entry.actor_id == world["admin_a"].id and entry.after == {"Friday": "13:00-16:00"}
+    assert entry.actor_id == world["admin_a"].id
+    assert entry.after == {"tutor": "Tom Tutor", "Friday": "13:00-16:00"}
+    assert entry.before == {"Friday": "no hours"}
+    # Clearing Friday and setting Monday records those two days only, the cleared one as
+    # "no hours", and History reads it so.
+    auth.post(path, {"day0": "09:00-10:00", "day4": ""}, token_path="/admin/centers")
+    entry = (
+        AuditEntry.select()
+        .where(AuditEntry.action == "availability.set")
+        .order_by(AuditEntry.id.desc())
+        .get()
+    )
+    assert entry.before == {"Monday": "no hours", "Friday": "13:00-16:00"}
+    assert entry.after == {"tutor": "Tom Tutor", "Monday": "09:00-10:00", "Friday": "no hours"}
+    history = client.get(f"/admin/centers/{world['a'].id}/history").get_data(as_text=True)
+    assert "<del>13:00-16:00</del> → <ins>no hours</ins>" in history
+    auth.post(path, {"day0": "09:00-10:00"}, token_path="/admin/centers")
     student = f"/admin/centers/{world['a'].id}/users/{world['student_a'].id}/availability"
     assert client.get(student).status_code == 404
     auth.logout()

@@ -287,11 +287,9 @@ _COMMON = {
 
 
 # The everyday name a picker shows beside the zone it means, so typing "Eastern" finds it.
-_COMMON_NAMES = {
-    zone: " · " + word.capitalize() + " time"
-    for word, zone in _COMMON.items()
-    if len(word) > 3 and word not in ("zulu",)
-}
+_EVERYDAY = ("eastern", "central", "mountain", "arizona", "pacific", "alaska", "hawaii")
+_EVERYDAY += ("atlantic", "newfoundland", "india")
+_COMMON_NAMES = {_COMMON[word]: f" · {word.capitalize()} time" for word in _EVERYDAY}
 _COMMON_NAMES["UTC"] = " · Coordinated Universal Time"
 
 

@@ -60,6 +60,7 @@ SETTINGS_FIELDS = (
     "closes_at",
     "waiting_room_limit_minutes",
     "slot_minutes",
+    "timezone",
 )
 SLOT_CHOICES = (15, 20, 30, 45, 60)
 
@@ -106,6 +107,8 @@ def update_center_settings(center, actor, **changes):
             clean[key] = minutes
         elif key == "slot_minutes":
             clean[key] = _slot_minutes(value)
+        elif key == "timezone":
+            clean[key] = clean_timezone(value)
     opens = clean.get("opens_at", center.opens_at)
     closes = clean.get("closes_at", center.closes_at)
     if opens >= closes:

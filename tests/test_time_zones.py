@@ -99,3 +99,30 @@ def test_choosing_a_zone_needs_the_csrf_token_and_the_role(auth, client, login_a
     admin = login_as("admin_a")
     refused = auth.post("/preferences/time-zone", {"timezone": "Europe/Berlin"})
     assert refused.status_code == 403 and User.get_by_id(admin.id).timezone is None
+
+
+def test_an_admin_changes_an_existing_centers_zone_from_the_list(login_as, auth, client, world):
+    from portal.models import AuditEntry, Center
+
+    login_as("admin_a")
+    center = world["a"]
+    page = client.get(f"/admin/centers/{center.id}").get_data(as_text=True)
+    assert 'name="timezone" value="America/New_York"' in page and 'list="zone-names"' in page
+    data = {"opens_at": "09:00", "closes_at": "17:00", "waiting_room_limit_minutes": "5"}
+    data.update(waiting_room_default="1", allow_connect_links="1")  # as they are
+    refused = auth.post(f"/admin/centers/{center.id}/settings", {**data, "timezone": "Eastern"})
+    assert refused.status_code == 400 and "America/New_York" in refused.get_data(as_text=True)
+    assert Center.get_by_id(center.id).timezone == "America/New_York"
+    assert AuditEntry.select().count() == 0
+    saved = auth.post(
+        f"/admin/centers/{center.id}/settings", {**data, "timezone": "America/Chicago"}
+    )
+    assert saved.status_code in (200, 303)
+    assert Center.get_by_id(center.id).timezone == "America/Chicago"
+    entry = AuditEntry.get(AuditEntry.action == "center.settings")
+    assert (entry.before, entry.after) == (
+        {"timezone": "America/New_York"},
+        {"timezone": "America/Chicago"},
+    )
+    history = client.get(f"/admin/centers/{center.id}/history").get_data(as_text=True)
+    assert "Time zone" in history and "America/Chicago" in history

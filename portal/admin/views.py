@@ -131,8 +131,9 @@ def save_settings(center_id):
         "closes_at": request.form.get("closes_at", ""),
         "waiting_room_limit_minutes": request.form.get("waiting_room_limit_minutes", ""),
     }
-    if "slot_minutes" in request.form:
-        changes["slot_minutes"] = request.form.get("slot_minutes", "")
+    for key in ("slot_minutes", "timezone"):
+        if key in request.form:
+            changes[key] = request.form.get(key, "")
     try:
         accounts.update_center_settings(center, current_user, **changes)
     except ValidationError as exc:

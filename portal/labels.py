@@ -12,6 +12,8 @@ from peewee import fn
 
 from . import timefmt
 from .audit import action_label
+from .daily import format_meeting_number
+from .health.checks import title
 from .models import ROLE_LABELS, JoinEvent, TutorDevice, User
 from .readiness import status_words
 
@@ -250,8 +252,6 @@ def session_status_label(status):
 
 def check_label(name):
     """A health check's title ("Daily Session differs from Zoom"), never its id."""
-    from .health.checks import title
-
     return title(name)
 
 
@@ -302,8 +302,6 @@ def field_value(key, value, names=None, action=""):
             f"{field_label(k)}: {field_value(k, v, names, action)}" for k, v in value.items()
         )
     if key in ("meeting_id", "meeting_number", "pmi", "other_meetings") and str(value).isdigit():
-        from .daily import format_meeting_number
-
         return format_meeting_number(value)
     if key == "check":
         return check_label(value)

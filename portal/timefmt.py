@@ -25,7 +25,9 @@ import re
 import zoneinfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_interval, format_skeleton
+from babel.dates import format_date, format_datetime, format_interval, format_skeleton, format_time
+from flask import current_app, g, has_app_context, has_request_context
+from flask_login import current_user
 
 from . import clock
 
@@ -47,8 +49,6 @@ _DAY_SKELETONS = {
 
 def locale():
     """The display locale: the app's ``LOCALE`` setting inside an app, else en_US."""
-    from flask import current_app, has_app_context
-
     if has_app_context():
         return current_app.config.get("LOCALE") or LOCALE
     return LOCALE
@@ -56,25 +56,17 @@ def locale():
 
 def viewer_zone():
     """The signed-in user's own time zone on a page, or None (no request, no choice)."""
-    from flask import has_request_context
-
     if not has_request_context():
         return None
-    from flask_login import current_user
-
     return getattr(current_user, "timezone", None) or None
 
 
 def page_zone():
     """The zone of a time that belongs to no center, on a page: the viewer's own, else their
     first center's, else UTC (outside a page: UTC)."""
-    from flask import g, has_request_context
-
     if not has_request_context():
         return clock.UTC
     if "page_zone" not in g:
-        from flask_login import current_user
-
         center = None
         if getattr(current_user, "is_authenticated", False):
             center = current_user.finding_center()
@@ -109,7 +101,6 @@ def _gmt(offset):
 
 
 def _clock(local, style, where):
-    from babel.dates import format_time
 
     return format_time(local, _TIME_FORMATS.get(style, "short"), locale=where)
 

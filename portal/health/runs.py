@@ -247,10 +247,19 @@ def execute(app, scan_id):
     if not _pick_up(scan_id):
         return None
     scan = HealthScan.get_by_id(scan_id)
-    every = float(app.config.get("HEALTH_SCAN_HEARTBEAT_SECONDS") or HEARTBEAT_SECONDS)
+    return _run_leased(
+        app,
+        scan_id,
+        lambda alive: scanner.run_scan(app, scan=scan, centers=scan.centers, alive=alive),
+    )
+
+
+def _run_leased(app, scan_id, work):
+    """Run ``work(alive)`` under the scan's heartbeat and record how it ended: done with
+    its Report, failed with the error, or nothing when another process took the lease."""
     try:
-        with Heartbeat(scan_id, every) as beat:
-            report = scanner.run_scan(app, scan=scan, centers=scan.centers, alive=beat.alive)
+        with Heartbeat(scan_id, _heartbeat_every(app)) as beat:
+            report = work(beat.alive)
     except scanner.ScanTakenOver:
         log.warning("health scan %s lost its lease to another scan and stopped", scan_id)
         return None
@@ -617,37 +626,20 @@ def conclude_spread(app, scan_id):
         report.calls += result.get("calls", 0)
         observations.extend(_observation(o) for o in result.get("observations", ()))
         unchecked.update((check, tutor_id) for check, tutor_id in result.get("unchecked_pairs", ()))
-    try:
-        with Heartbeat(scan_id, _heartbeat_every(app)) as beat:
-            report = scanner.conclude(
-                app,
-                report,
-                observations,
-                unchecked,
-                scan=scan,
-                centers=scan.centers,
-                now=scan.started_at,
-                alive=beat.alive,
-            )
-    except scanner.ScanTakenOver:
-        log.warning("health scan %s lost its lease to another scan and stopped", scan_id)
-        return None
-    except Exception as exc:
-        log.exception("health scan %s failed", scan_id)
-        _finish(scan_id, status=HealthScan.FAILED, error=f"{type(exc).__name__}: {exc}"[:500])
-        raise
-    _finish(
+    return _run_leased(
+        app,
         scan_id,
-        status=HealthScan.DONE,
-        total=report.tutors,
-        done=report.tutors,
-        calls=report.calls,
-        unchecked=report.unchecked,
-        opened=report.opened,
-        refreshed=report.refreshed,
-        resolved=report.resolved,
+        lambda alive: scanner.conclude(
+            app,
+            report,
+            observations,
+            unchecked,
+            scan=scan,
+            centers=scan.centers,
+            now=scan.started_at,
+            alive=alive,
+        ),
     )
-    return report
 
 
 def sweep(app, scan_id=None, now=None):

@@ -4,16 +4,12 @@ The tutor and the appointment are loaded through the admin's own center
 (``center_or_404``, ``member_or_404``): another center's are a 404.
 """
 
-from flask import abort, flash, redirect, request, url_for
-from flask_login import current_user
+from flask import abort, url_for
 
-from .. import appointments, clock
 from ..auth.access import center_or_404, member_or_404
-from ..models import Appointment, User, utcnow
-from ..rendering import render, wants_partial
-from ..student.views import form_values, slot_picker
+from ..models import Appointment, User
+from ..student.views import move_page
 from ..tutor.availability import apply, page
-from ..validation import ValidationError
 from .views import bp
 
 TEMPLATE = "admin/tutor_availability.html"
@@ -88,44 +84,16 @@ def reschedule_appointment(center_id, appointment_id):
     )
     if appt is None:
         abort(404)
-    day_url = url_for(
-        "admin.center_day",
-        center_id=center.id,
-        date=center.local(appt.start_at).date().isoformat(),
+
+    def day_of(appointment):
+        day = center.local(appointment.start_at).date().isoformat()
+        return url_for("admin.center_day", center_id=center.id, date=day)
+
+    return move_page(
+        appt,
+        "admin/reschedule.html",
+        url_for("admin.reschedule_appointment", center_id=center.id, appointment_id=appt.id),
+        back=day_of(appt),
+        moved_to=day_of,
+        done=f"Appointment moved; {appt.student.name} gets a new confirmation by e-mail.",
     )
-    if appt.status != Appointment.BOOKED or not appt.tutor_id or appt.end_at <= utcnow():
-        flash("That appointment can no longer be moved.", "error")
-        return redirect(day_url, 303)
-    form = form_values(request.args if request.method == "GET" else request.form)
-    form["minutes"] = str(int((appt.end_at - appt.start_at).total_seconds() // 60))
-    if not form["date"]:
-        form["date"] = center.local(appt.start_at).date().isoformat()
-    context = {
-        "appointment": appt,
-        "form": form,
-        "local": clock.to_local,
-        "picker": slot_picker(center, appt.tutor, form, ignore=appt, current=appt.start_at),
-        "move_url": url_for(
-            "admin.reschedule_appointment", center_id=center.id, appointment_id=appt.id
-        ),
-    }
-    partial = "shared/partials/reschedule_form.html"
-    if request.method == "GET":
-        return render("admin/reschedule.html", partial, **context)
-    try:
-        at = form["slot"] or appointments.compose_start(form["date"], form["time"])
-        moved = appointments.reschedule(appt, at, actor=current_user)
-    except ValidationError as exc:
-        context.update(error=str(exc), error_field=exc.field)
-        return render("admin/reschedule.html", partial, 400, **context)
-    flash(f"Appointment moved; {appt.student.name} gets a new confirmation by e-mail.", "success")
-    target = url_for(
-        "admin.center_day",
-        center_id=center.id,
-        date=center.local(moved.start_at).date().isoformat(),
-    )
-    if wants_partial():
-        response = render("admin/reschedule.html", partial, **context)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, 303)

@@ -229,39 +229,47 @@ def _own_booked(appointment_id):
 def reschedule(appointment_id):
     """Move one of the student's booked appointments to another free time of its tutor."""
     appt = _own_booked(appointment_id)
-    source = request.args if request.method == "GET" else request.form
-    form = form_values(source)
-    movable = appt.status == Appointment.BOOKED and appt.tutor_id and appt.end_at > utcnow()
-    if not movable:
+    here = url_for("student.appointment", appointment_id=appt.id)
+    return move_page(
+        appt,
+        "student/reschedule.html",
+        url_for("student.reschedule", appointment_id=appt.id),
+        back=here,
+        moved_to=lambda _moved: here,
+        done="Appointment moved. A new confirmation is on its way by e-mail.",
+    )
+
+
+def move_page(appt, page, move_url, back, moved_to, done):
+    """The Move page for ``appt`` (the student's and the admin's): GET offers the tutor's
+    free times, POST moves it (``appointments.reschedule``) and redirects to
+    ``moved_to(moved)`` with ``done``; an appointment past moving goes ``back``."""
+    if appt.status != Appointment.BOOKED or not appt.tutor_id or appt.end_at <= utcnow():
         flash("That appointment can no longer be moved.", "error")
-        return redirect(url_for("student.appointment", appointment_id=appt.id), 303)
-    center = appt.center
-    minutes = int((appt.end_at - appt.start_at).total_seconds() // 60)
-    form["minutes"] = str(minutes)
+        return redirect(back, 303)
+    form = form_values(request.args if request.method == "GET" else request.form)
+    form["minutes"] = str(int((appt.end_at - appt.start_at).total_seconds() // 60))
     if not form["date"]:
-        form["date"] = center.local(appt.start_at).date().isoformat()
+        form["date"] = appt.center.local(appt.start_at).date().isoformat()
     context = {
         "appointment": appt,
         "form": form,
-        "picker": slot_picker(center, appt.tutor, form, ignore=appt, current=appt.start_at),
-        "move_url": url_for("student.reschedule", appointment_id=appt.id),
+        "picker": slot_picker(appt.center, appt.tutor, form, ignore=appt, current=appt.start_at),
+        "move_url": move_url,
     }
+    partial = "shared/partials/reschedule_form.html"
     if request.method == "GET":
-        return render("student/reschedule.html", "shared/partials/reschedule_form.html", **context)
+        return render(page, partial, **context)
     try:
         at = form["slot"] or appointments.compose_start(form["date"], form["time"])
-        appointments.reschedule(appt, at, actor=current_user)
+        moved = appointments.reschedule(appt, at, actor=current_user)
     except ValidationError as exc:
         context.update(error=str(exc), error_field=exc.field)
-        return render(
-            "student/reschedule.html", "shared/partials/reschedule_form.html", 400, **context
-        )
-    flash("Appointment moved. A new confirmation is on its way by e-mail.", "success")
-    target = url_for("student.appointment", appointment_id=appt.id)
+        return render(page, partial, 400, **context)
+    flash(done, "success")
+    target = moved_to(moved)
     if wants_partial():
-        response = render(
-            "student/reschedule.html", "shared/partials/reschedule_form.html", **context
-        )
+        response = render(page, partial, **context)
         response.headers["HX-Redirect"] = target
         return response
     return redirect(target, 303)

@@ -254,6 +254,7 @@ def move_page(appt, page, move_url, back, moved_to, done):
     context = {
         "appointment": appt,
         "form": form,
+        "local": clock.to_local,  # the admin's page has no student context processor
         "picker": slot_picker(appt.center, appt.tutor, form, ignore=appt, current=appt.start_at),
         "move_url": move_url,
     }

@@ -21,7 +21,7 @@ from .db import database
 from .enqueue import huey_for, prepare_session_later  # noqa: F401 - the entry points' names
 from .health import runs
 from .live.effects import process_pending
-from .models import User
+from .models import DailySession, User
 from .notifications import before_shift_check as run_before_shift_check
 from .notifications import send_reminders as run_send_reminders
 from .notifications.outbox import deliver_due
@@ -145,7 +145,12 @@ def create_huey(app):
             tutor = User.get_or_none(User.id == tutor_id)
             if tutor is None:
                 return "no such tutor"
-            result = daily.ensure_daily_session(tutor, zoom)
+            try:
+                result = daily.ensure_daily_session(tutor, zoom)
+            except DailySession.DoesNotExist:
+                # The tutor's day was removed while this job ran (tutor deleted, tables
+                # emptied): nothing is left to prepare, and nothing to retry.
+                return "gone"
             waiting = result.outcome == "busy" or isinstance(result.error, daily.TRANSIENT)
             if waiting and attempt < PREPARE_ATTEMPTS and tutor.home_center() is not None:
                 # Zoom is still slow, or the retry wait after an unsure create is running.
